@@ -1,0 +1,4 @@
+"""Beat, downbeat and tempo tracking.
+
+Layer: analysis. Threads: the analysis thread.
+"""

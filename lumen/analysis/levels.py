@@ -1,0 +1,170 @@
+"""Loudness, band levels with auto-gain, and spectral-flux onsets.
+
+Layer: analysis. Threads: the analysis thread.
+
+Auto-gain: each level is expressed in dB below a slowly decaying peak, over a fixed range,
+so a quiet club mix and a hot master both span 0..1 without a gain knob.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import numpy.typing as npt
+
+from lumen.analysis.base import AnalysisSpec, HopAnalyzer, HopContext, analyzers
+from lumen.features import BAND_EDGES_HZ, BANDS, IDX
+
+_EPS = 1e-10
+SILENCE_DB = -70.0
+
+
+class AutoGain:
+    """Maps a dB level to 0..1 relative to a decaying peak.
+
+    Parameters
+    ----------
+    range_db : float, dB
+        Levels this far below the peak map to 0.
+    release_s : float, s
+        Time for the peak to fall by ``range_db`` when the music gets quieter.
+    hop_s : float, s
+        Hop duration.
+    floor_db : float, dB
+        The peak never falls below this (so silence is 0, not amplified noise).
+    """
+
+    def __init__(self, range_db: float, release_s: float, hop_s: float, floor_db: float = -60.0) -> None:
+        self.range_db = range_db
+        self.fall_db = range_db * hop_s / release_s
+        self.floor_db = floor_db
+        self.peak_db = floor_db
+
+    def __call__(self, level_db: float) -> float:
+        """Level in 0..1 after updating the peak with ``level_db``."""
+        self.peak_db = max(level_db, self.peak_db - self.fall_db, self.floor_db)
+        x = 1.0 + (level_db - self.peak_db) / self.range_db
+        return 0.0 if x < 0.0 else (1.0 if x > 1.0 else x)
+
+    def reset(self) -> None:
+        """Forget the peak."""
+        self.peak_db = self.floor_db
+
+
+def smooth(prev: float, x: float, attack: float, release: float) -> float:
+    """One-pole smoother with separate attack and release coefficients (0..1, 1 = instant)."""
+    return prev + (x - prev) * (attack if x > prev else release)
+
+
+def coef(tau_s: float, hop_s: float) -> float:
+    """One-pole coefficient for time constant ``tau_s`` at hop ``hop_s``."""
+    return 1.0 if tau_s <= 0 else 1.0 - math.exp(-hop_s / tau_s)
+
+
+@analyzers.register("levels")
+class LevelsAnalyzer(HopAnalyzer):
+    """RMS loudness (``rms_db``, ``energy``) and four band levels with auto-gain.
+
+    Writes ``rms_db`` (dBFS), ``energy`` (0..1) and ``bass``, ``low_mid``, ``high_mid``,
+    ``treble`` (0..1). Fast attack (~10 ms), release ~120 ms, so lights pump with the music.
+    """
+
+    def prepare(self, spec: AnalysisSpec) -> None:
+        """Precompute band bin ranges and smoothing coefficients."""
+        self.spec = spec
+        freqs = np.fft.rfftfreq(spec.n_fft, 1.0 / spec.sr)
+        self._band_bins = []
+        for lo, hi in zip(BAND_EDGES_HZ[:-1], BAND_EDGES_HZ[1:]):
+            idx = np.nonzero((freqs >= lo) & (freqs < min(hi, spec.sr / 2)))[0]
+            if idx.size == 0:  # low sample rates: an empty band stays at 0
+                self._band_bins.append((0, 0))
+            else:
+                self._band_bins.append((int(idx[0]), int(idx[-1]) + 1))
+        self._norm = float(np.sum(np.hanning(spec.n_fft)) ** 2)
+        self._pow = np.zeros(spec.n_fft // 2 + 1, dtype=np.float32)
+        self._attack = coef(0.005, spec.hop_s)
+        self._release = coef(0.12, spec.hop_s)
+        self._slots = [IDX[b] for b in BANDS]
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget peaks and smoothed values."""
+        hop_s = self.spec.hop_s
+        self._gain = AutoGain(30.0, 8.0, hop_s)
+        self._band_gain = [AutoGain(30.0, 8.0, hop_s) for _ in BANDS]
+        self._energy = 0.0
+        self._bands = [0.0] * len(BANDS)
+
+    def process(self, ctx: HopContext, vec: npt.NDArray[np.float64]) -> None:
+        """Write loudness and band levels of this hop."""
+        s = ctx.samples
+        ms = float(np.dot(s, s)) / s.shape[0]
+        rms_db = 10.0 * math.log10(ms + _EPS)
+        vec[IDX["rms_db"]] = max(rms_db, -120.0)
+        e = self._gain(rms_db) if rms_db > SILENCE_DB else 0.0
+        self._energy = smooth(self._energy, e, self._attack, self._release)
+        vec[IDX["energy"]] = self._energy
+        np.multiply(ctx.mag, ctx.mag, out=self._pow)
+        for k, (a, b) in enumerate(self._band_bins):
+            p = float(self._pow[a:b].sum()) * 2.0 / self._norm if b > a else 0.0
+            db = 10.0 * math.log10(p + _EPS)
+            lvl = self._band_gain[k](db) if db > SILENCE_DB else 0.0
+            self._bands[k] = smooth(self._bands[k], lvl, self._attack, self._release)
+            vec[self._slots[k]] = self._bands[k]
+
+
+@analyzers.register("onset")
+class OnsetAnalyzer(HopAnalyzer):
+    """Spectral-flux onsets: ``onset`` strength (0..1) and ``is_onset`` events.
+
+    Flux is the half-wave rectified increase of log-compressed magnitudes, normalized by a
+    decaying maximum. An onset fires when flux exceeds an adaptive threshold (a running mean
+    plus a margin), at least 50 ms after the previous one. The raw flux is kept in `flux` for
+    later analyzers (the tempo tracker).
+    """
+
+    def prepare(self, spec: AnalysisSpec) -> None:
+        """Allocate the previous-spectrum buffer."""
+        self.spec = spec
+        n = spec.n_fft // 2 + 1
+        self._log = np.zeros(n, dtype=np.float32)
+        self._prev = np.zeros(n, dtype=np.float32)
+        self._diff = np.zeros(n, dtype=np.float32)
+        # Ignore bins above 16 kHz (often empty or noisy) so flux tracks musical content.
+        freqs = np.fft.rfftfreq(spec.n_fft, 1.0 / spec.sr)
+        self._n_bins = int(np.searchsorted(freqs, 16000.0))
+        self._min_gap = max(1, int(round(0.05 / spec.hop_s)))
+        self._mean_coef = coef(0.5, spec.hop_s)
+        self._peak_fall = math.exp(-spec.hop_s / 8.0)
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget history."""
+        self._prev[:] = 0.0
+        self._mean = 0.0
+        self._peak = 1e-3
+        self._since = 10**9
+        self.flux = 0.0
+        self.strength = 0.0
+
+    def process(self, ctx: HopContext, vec: npt.NDArray[np.float64]) -> None:
+        """Write ``onset`` and ``is_onset`` for this hop."""
+        n = self._n_bins
+        np.log1p(ctx.mag, out=self._log)
+        np.subtract(self._log[:n], self._prev[:n], out=self._diff[:n])
+        np.maximum(self._diff[:n], 0.0, out=self._diff[:n])
+        self._prev[:] = self._log
+        flux = float(self._diff[:n].sum()) / n
+        self.flux = flux
+        self._peak = max(flux, self._peak * self._peak_fall, 1e-4)
+        strength = flux / self._peak
+        self.strength = strength
+        threshold = self._mean * 1.6 + 0.02 * self._peak
+        self._since += 1
+        fire = flux > threshold and self._since >= self._min_gap and ctx.samples.any()
+        if fire:
+            self._since = 0
+        self._mean += (flux - self._mean) * self._mean_coef
+        vec[IDX["onset"]] = strength
+        vec[IDX["is_onset"]] = 1.0 if fire else 0.0

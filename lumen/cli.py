@@ -1,0 +1,263 @@
+"""The `lumen` command.
+
+Layer: cli (top; the only module that parses arguments). Threads: the main thread.
+
+Exit codes: 0 OK, 2 configuration error, 3 device error, 4 runtime abort.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import socket
+import sys
+from pathlib import Path
+from typing import Any
+
+from lumen import __version__
+from lumen.errors import ConfigError, DeviceError, LumenError, OutputError, ShaderError
+
+EXIT_OK, EXIT_CONFIG, EXIT_DEVICE, EXIT_RUNTIME = 0, 2, 3, 4
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEMO_SHOW = REPO_ROOT / "presets" / "demo.yaml"
+
+log = logging.getLogger("lumen")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="lumen", description="lumen: audio-reactive lighting and visuals engine")
+    p.add_argument("--version", action="version", version=f"lumen {__version__}")
+    p.add_argument("-v", "--verbose", action="store_true", help="log more")
+    sub = p.add_subparsers(dest="cmd", required=True)
+
+    d = sub.add_parser("demo", help="run the whole chain with no hardware: generated music → analysis → GL → sACN to 127.0.0.1")
+    d.add_argument("--seconds", type=float, default=20.0, help="how long to run (default 20)")
+    d.add_argument("--out", type=Path, default=Path("demo-out"), help="folder for summary.json and the preview (default demo-out)")
+    d.add_argument("--show", type=Path, default=DEMO_SHOW, help="show file (default presets/demo.yaml)")
+    d.add_argument("--gl", choices=["auto", "egl", "window"], default="egl", help="GL backend (default egl: headless)")
+
+    r = sub.add_parser("run", help="run a show file on a live audio input")
+    r.add_argument("show", type=Path, help="show file (YAML)")
+    r.add_argument("--input", default=None, help="audio device (index or name substring) or an audio file path")
+    r.add_argument("--seconds", type=float, default=None, help="stop after this long (default: until Ctrl-C)")
+    r.add_argument("--gl", choices=["auto", "egl", "window"], default="auto", help="GL backend (default auto)")
+
+    sub.add_parser("devices", help="list audio devices and network interfaces")
+
+    v = sub.add_parser("validate", help="check show files; errors as file:line:col: key: message, exit 2")
+    v.add_argument("files", nargs="+", type=Path)
+
+    sub.add_parser("plugins", help="list registered analyzers and outputs")
+
+    b = sub.add_parser("bench", help="run benchmarks (tables printed, figures appended to benchmarks/RESULTS.md)")
+    b.add_argument("names", nargs="*", help="benchmark names (default: all); see benchmarks/")
+    b.add_argument("--quick", action="store_true", help="a short smoke pass")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `lumen` console script."""
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="lumen: %(levelname)s: %(message)s")
+    try:
+        cmd = {"demo": cmd_demo, "run": cmd_run, "devices": cmd_devices, "validate": cmd_validate, "plugins": cmd_plugins, "bench": cmd_bench}[args.cmd]
+        return int(cmd(args))
+    except ConfigError as e:
+        print(str(e), file=sys.stderr)
+        return EXIT_CONFIG
+    except ShaderError as e:
+        print(f"lumen: shader error: {e}", file=sys.stderr)
+        return EXIT_CONFIG
+    except DeviceError as e:
+        print(f"lumen: device error: {e}", file=sys.stderr)
+        return EXIT_DEVICE
+    except OutputError as e:
+        print(f"lumen: output error: {e}", file=sys.stderr)
+        return EXIT_CONFIG
+    except LumenError as e:
+        print(f"lumen: error: {e}", file=sys.stderr)
+        return EXIT_RUNTIME
+
+
+def _load(path: Path) -> Any:
+    from lumen.show.load import load_show
+
+    return load_show(path)
+
+
+def _run_engine(engine: Any, seconds: float | None, title: str) -> None:
+    from lumen.dashboard import Dashboard
+
+    engine.start()
+    try:
+        with Dashboard(title) as dash:
+            engine.run(seconds, on_tick=dash.update)
+    finally:
+        engine.stop()
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """`lumen demo`: the whole chain on generated music, headless, sACN to 127.0.0.1."""
+    from lumen.engine import Engine, EngineOptions
+
+    cfg = _load(args.show)
+    if cfg.audio.source != "signal":
+        cfg = cfg.model_copy(update={"audio": cfg.audio.model_copy(update={"source": "signal"})})
+    opts = EngineOptions(seconds=args.seconds + 5.0, gl_backend=args.gl, preview_fps=10.0, preview_max=int(args.seconds * 10) + 10)
+    engine = Engine(cfg, args.show, opts)
+    _run_engine(engine, args.seconds, "lumen demo")
+    summary = demo_summary(engine, cfg)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    _write_preview(engine, args.out, cfg)
+    print(f"lumen demo: {summary['frames']} frames, {summary['packets']} sACN packets to "
+          f"{summary['destination']}, {summary['callbacks']} audio blocks, {summary['xruns']} xruns, "
+          f"latency p50 {summary['latency_ms']['p50']:.1f} ms p99 {summary['latency_ms']['p99']:.1f} ms; "
+          f"wrote {args.out}/summary.json and {args.out}/preview.gif")
+    return EXIT_OK
+
+
+def demo_summary(engine: Any, cfg: Any) -> dict[str, Any]:
+    """The figures `lumen demo` writes to summary.json."""
+    snap = engine.snapshot()
+    ls, sh, out = snap["listen"], snap["show"], snap["output"]
+    lat = snap["latency_ms"]
+    f = snap["features"]
+    o = cfg.outputs[0]
+    return {
+        "seconds": round(snap["elapsed_s"], 3),
+        "frames": sh["frames"],
+        "packets": out.get("packets", 0),
+        "callbacks": ls.get("callbacks", 0),
+        "xruns": ls.get("xruns", 0),
+        "late_frames": sh["late_frames"],
+        "latency_ms": {"p50": lat.get("p50", float("nan")), "p90": lat.get("p90", float("nan")), "p99": lat.get("p99", float("nan"))},
+        "send_errors": out.get("send_errors", 0),
+        "universes": engine.pixelmap.n_universes,
+        "destination": f"{o.address}:{o.port}",
+        "wall": [cfg.wall.width, cfg.wall.height],
+        "fps_target": cfg.render.fps,
+        "hops": ls.get("hops", 0),
+        "analysis_us_per_hop": round(snap["analysis_us_mean"], 2),
+        "render_ms_per_frame": round(snap["render_ms_mean"], 3),
+        "shader_errors": sh["shader_errors"],
+        "tempo": {"true_bpm": cfg.audio.signal.bpm, "estimated_bpm": round(f.bpm, 2), "confidence": round(f.confidence, 3)},
+        "source": snap["source"],
+    }
+
+
+def _write_preview(engine: Any, out: Path, cfg: Any) -> None:
+    from PIL import Image
+
+    frames = engine.frame.previews if engine.frame is not None else []
+    if not frames:
+        return
+    scale = max(1, 512 // max(frames[0].shape[1], 1))
+    imgs = [Image.fromarray(f).resize((f.shape[1] * scale, f.shape[0] * scale), Image.NEAREST) for f in frames]
+    imgs[-1].save(out / "preview.png")
+    imgs[0].save(out / "preview.gif", save_all=True, append_images=imgs[1:], duration=100, loop=0)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """`lumen run SHOW`: a show on a live input (or a file given with --input)."""
+    from lumen.engine import Engine, EngineOptions
+
+    cfg = _load(args.show)
+    source: dict[str, Any] | None = None
+    if args.input is not None:
+        if Path(args.input).is_file():
+            source = {"source": "file", "file": str(Path(args.input).resolve()), "loop_file": False}
+        else:
+            dev: str | int = int(args.input) if args.input.isdigit() else args.input
+            source = {"source": "device", "device": dev}
+    engine = Engine(cfg, args.show, EngineOptions(source=source, seconds=args.seconds, gl_backend=args.gl))
+    _run_engine(engine, args.seconds, f"lumen run {args.show.name}")
+    return EXIT_OK
+
+
+def cmd_devices(args: argparse.Namespace) -> int:
+    """`lumen devices`: audio devices (PortAudio) and network interfaces."""
+    print("audio devices:")
+    try:
+        from lumen.audio.portaudio import import_sounddevice
+
+        sd = import_sounddevice()
+        hostapis = sd.query_hostapis()
+        devices = sd.query_devices()
+        if len(devices) == 0:
+            print("  (none)")
+        for i, d in enumerate(devices):
+            print(f"  {i:3d}  in {d['max_input_channels']:2d}  out {d['max_output_channels']:2d}  "
+                  f"{d['default_samplerate']:7.0f} Hz  {d['name']}  [{hostapis[d['hostapi']]['name']}]")
+    except DeviceError as e:
+        print(f"  unavailable: {e}")
+    print("network interfaces:")
+    for idx, name in socket.if_nameindex():
+        print(f"  {idx:3d}  {name}  {_ipv4_of(name)}")
+    return EXIT_OK
+
+
+def _ipv4_of(ifname: str) -> str:
+    import fcntl
+    import struct
+
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        packed = fcntl.ioctl(s.fileno(), 0x8915, struct.pack("256s", ifname[:15].encode()))  # SIOCGIFADDR
+        return socket.inet_ntoa(packed[20:24])
+    except OSError:
+        return "(no IPv4)"
+    finally:
+        s.close()
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    """`lumen validate FILE...`: every error of every file, exit 2 if any."""
+    from lumen.show.load import load_show
+
+    bad = 0
+    for path in args.files:
+        try:
+            load_show(path)
+            print(f"{path}: ok")
+        except ConfigError as e:
+            bad += 1
+            print(str(e), file=sys.stderr)
+    return EXIT_CONFIG if bad else EXIT_OK
+
+
+def cmd_plugins(args: argparse.Namespace) -> int:
+    """`lumen plugins`: registered analyzers and outputs."""
+    import lumen.analysis.analyzer  # noqa: F401 - registers the analyzers
+    from lumen.analysis.base import analyzers
+    from lumen.output import outputs
+
+    print("analyzers: " + ", ".join(analyzers.names()))
+    print("outputs:   " + ", ".join(outputs.names()))
+    return EXIT_OK
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    """`lumen bench [NAME...]`: run the scripts in benchmarks/."""
+    import importlib.util
+
+    bench_dir = REPO_ROOT / "benchmarks"
+    scripts = sorted(bench_dir.glob("bench_*.py"))
+    if args.names:
+        scripts = [s for s in scripts if s.stem.removeprefix("bench_") in args.names]
+        if not scripts:
+            raise LumenError(f"no benchmark named {', '.join(args.names)}; see {bench_dir}")
+    rc = 0
+    for s in scripts:
+        spec = importlib.util.spec_from_file_location(s.stem, s)
+        assert spec is not None and spec.loader is not None
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+        print(f"== {s.stem}")
+        rc |= int(mod.main(["--quick"] if args.quick else []))
+    return rc
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,648 @@
+"""The engine: wires the listen process and the show process's threads together.
+
+Layer: engine (top; nothing imports it but the CLI). Threads: `Engine` methods run on the
+caller's (main) thread; it starts the listen process (audio + analysis threads) and, in this
+process, the frame, output and health threads. No domain logic lives here.
+
+Processes and threads (DESIGN.md §2)::
+
+    listen process:  audio callback ──ring──► analysis thread ──shared mailbox──┐
+    show process:    frame thread (GL) ◄─────────────────────────────────────────┘
+                     frame thread ──DMX double buffer──► output thread ──► UDP
+                     health thread reads the counters of both processes
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing as mp
+import os
+import queue
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+import numpy as np
+import numpy.typing as npt
+
+from lumen.errors import ConfigError, ConfigIssue, DeviceError, LumenError, ShaderError
+from lumen.features import N_FIELDS, Features, from_vector
+from lumen.rt.clock import now, sleep_until
+from lumen.rt.counters import Counters
+from lumen.rt.inbox import Inbox
+from lumen.rt.mailbox import Mailbox
+
+log = logging.getLogger("lumen")
+
+#: Counters of the listen process (audio source counters plus analysis).
+LISTEN_COUNTERS: Final[tuple[str, ...]] = (
+    "callbacks", "frames", "xruns", "input_overflows", "input_underflows", "device_lost",
+    "device_reopened", "late_blocks", "hops", "analysis_overruns", "analysis_ns_total",
+    "analysis_ns_max",
+)
+#: Counters of the show process.
+SHOW_COUNTERS: Final[tuple[str, ...]] = (
+    "frames", "late_frames", "render_errors", "shader_errors", "shader_reloads", "stale_features",
+)
+
+REPO_ROOT: Final[Path] = Path(__file__).resolve().parent.parent
+SHADER_DIRS: Final[tuple[Path, ...]] = (REPO_ROOT / "shaders", Path(__file__).resolve().parent / "shaders")
+
+
+# ---------------------------------------------------------------------------------------------
+# listen process
+
+
+@dataclass(frozen=True)
+class ListenSpec:
+    """Everything the listen process needs, picklable for a spawned process.
+
+    Attributes
+    ----------
+    source : {"signal", "device", "file"}
+    device : str or int or None
+    file : str or None
+    sr, blocksize, channels : int
+    signal : dict
+        `lumen.audio.music.MusicParams` fields for the signal source.
+    seconds : float or None
+        Stop the source after this long (signal and file sources).
+    realtime_pace : bool
+        File and signal sources: pace like a sound card (True) or run flat out.
+    analyzers : tuple of str
+    tempo_min_bpm, tempo_max_bpm : float
+    mailbox_name, counters_name : str
+        Shared-memory blocks made by the parent.
+    """
+
+    source: str
+    mailbox_name: str
+    counters_name: str
+    device: str | int | None = None
+    file: str | None = None
+    sr: int = 48000
+    blocksize: int = 256
+    channels: int = 2
+    signal: dict[str, Any] = field(default_factory=dict)
+    seconds: float | None = None
+    realtime_pace: bool = True
+    loop_file: bool = False
+    analyzers: tuple[str, ...] = ("levels", "onset", "tempo")
+    tempo_min_bpm: float = 70.0
+    tempo_max_bpm: float = 180.0
+
+
+def _make_source(spec: ListenSpec) -> Any:
+    from lumen.audio.music import MusicParams
+    from lumen.audio.sources import DeviceSource, FileSource, SignalSource
+
+    if spec.source == "device":
+        return DeviceSource(spec.device, sr=spec.sr, blocksize=spec.blocksize, n_channels=spec.channels)
+    if spec.source == "file":
+        if spec.file is None:
+            raise DeviceError("file source needs a file")
+        return FileSource(spec.file, blocksize=spec.blocksize, realtime_pace=spec.realtime_pace, loop=spec.loop_file)
+    if spec.source == "signal":
+        return SignalSource(
+            MusicParams(**spec.signal),
+            sr=spec.sr,
+            blocksize=spec.blocksize,
+            n_channels=spec.channels,
+            seconds=spec.seconds,
+            realtime_pace=spec.realtime_pace,
+        )
+    raise DeviceError(f"unknown audio source {spec.source!r}")
+
+
+def analysis_loop(source: Any, ring: Any, analyzer: Any, mailbox: Mailbox, counters: Counters, stop: threading.Event) -> None:
+    """The analysis thread: pull 10 ms hops from the ring, analyze, publish. Never blocks audio."""
+    spec = analyzer.spec
+    hop = np.zeros((spec.hop_length, ring.n_channels), dtype=np.float32)
+    s_hops = counters.slot("hops")
+    s_over = counters.slot("analysis_overruns")
+    s_ns = counters.slot("analysis_ns_total")
+    s_max = counters.slot("analysis_ns_max")
+    lost = 0
+    while not stop.is_set():
+        if not ring.read(hop):
+            if source.finished and ring.available() < spec.hop_length:
+                break
+            time.sleep(0.0005)
+            continue
+        if ring.lost != lost:
+            counters.bump(s_over, ring.lost - lost)
+            lost = ring.lost
+        t0 = time.perf_counter_ns()
+        t_end = ring.time_of(ring.read_count - 1) + 1.0 / ring.sr
+        vec = analyzer.process(hop, t_end)
+        mailbox.write(vec)
+        dt = time.perf_counter_ns() - t0
+        counters.bump(s_hops)
+        counters.bump(s_ns, dt)
+        if dt > counters.values[s_max]:
+            counters.values[s_max] = dt
+
+
+def listen_main(spec: ListenSpec, stop: Any, status: Any) -> None:
+    """Entry point of the listen process.
+
+    Reports ``("ready", description)`` or ``("error", exit_code, message)`` on ``status``,
+    then runs until ``stop`` is set or a finite source is exhausted.
+    """
+    mailbox = counters = None
+    try:
+        from lumen.analysis.analyzer import Analyzer
+        from lumen.analysis.base import AnalysisSpec
+
+        mailbox = Mailbox(N_FIELDS, name=spec.mailbox_name)
+        counters = Counters(LISTEN_COUNTERS, shm_name=spec.counters_name)
+        source = _make_source(spec)
+        aspec = AnalysisSpec.for_rate(source.sr, spec.tempo_min_bpm, spec.tempo_max_bpm)
+        analyzer = Analyzer(aspec, spec.analyzers)
+        ring = source.make_ring(seconds=2.0)
+        local_stop = threading.Event()
+        thread = threading.Thread(
+            target=analysis_loop, args=(source, ring, analyzer, mailbox, counters, local_stop), name="lumen-analysis", daemon=True
+        )
+        thread.start()
+        source.start(ring, counters)
+    except LumenError as e:
+        code = 3 if isinstance(e, DeviceError) else 4
+        status.put(("error", code, str(e)))
+        return
+    except Exception as e:  # anything else is a bug: report it whole, exit 4
+        status.put(("error", 4, f"listen process failed: {e!r}\n{traceback.format_exc()}"))
+        return
+    status.put(("ready", source.describe()))
+    try:
+        while not stop.is_set() and thread.is_alive():
+            source.poll()
+            stop.wait(0.25)
+    finally:
+        source.stop()
+        local_stop.set()
+        thread.join(timeout=2.0)
+        status.put(("done", ""))
+        mailbox.close()
+        counters.close()
+
+
+class ListenProcess:
+    """Parent-side handle of the listen process: shared memory, start, stop."""
+
+    def __init__(self, spec_kw: dict[str, Any]) -> None:
+        self.mailbox = Mailbox.create_shared(N_FIELDS)
+        self.counters = Counters(LISTEN_COUNTERS, create=True)
+        self.spec = ListenSpec(mailbox_name=self.mailbox.name, counters_name=self.counters.shm_name, **spec_kw)
+        ctx = mp.get_context("spawn")
+        self._stop = ctx.Event()
+        self._status: Any = ctx.Queue()
+        self._proc = ctx.Process(target=listen_main, args=(self.spec, self._stop, self._status), name="lumen-listen", daemon=True)
+        self.description = ""
+        self.done = False
+
+    def start(self, timeout_s: float = 30.0) -> None:
+        """Start the process and wait until its source runs; raise `DeviceError` if it cannot."""
+        self._proc.start()
+        try:
+            msg = self._status.get(timeout=timeout_s)
+        except queue.Empty:
+            self.stop()
+            raise LumenError(f"listen process did not start within {timeout_s:.0f} s") from None
+        if msg[0] == "error":
+            self._proc.join(timeout=5.0)
+            self.close()
+            if msg[1] == 3:
+                raise DeviceError(msg[2])
+            raise LumenError(msg[2])
+        self.description = msg[1]
+
+    def poll(self) -> bool:
+        """True while the process runs and its source has audio left."""
+        try:
+            while True:
+                msg = self._status.get_nowait()
+                if msg[0] == "done":
+                    self.done = True
+        except queue.Empty:
+            pass
+        return self._proc.is_alive() and not self.done
+
+    def stop(self) -> None:
+        """Ask the process to stop, wait, and release shared memory."""
+        self._stop.set()
+        if self._proc.pid is not None:
+            self._proc.join(timeout=5.0)
+            if self._proc.is_alive():
+                self._proc.kill()
+                self._proc.join(timeout=2.0)
+        self.close()
+
+    def close(self) -> None:
+        """Release shared memory (idempotent)."""
+        if self.mailbox is not None:
+            self.mailbox.close()
+            self.mailbox.unlink()
+            self.counters.close()
+            self.counters.unlink()
+            self.mailbox = None  # type: ignore[assignment]
+
+
+# ---------------------------------------------------------------------------------------------
+# show process
+
+
+def resolve_shader(name: str, show_dir: Path | None) -> Path:
+    """Find a shader by path or in the show's folder or lumen's shader folders."""
+    p = Path(name)
+    candidates = [p] if p.is_absolute() else []
+    if show_dir is not None:
+        candidates.append(show_dir / p)
+        candidates.append(show_dir.parent / "shaders" / p)
+    candidates += [d / p for d in SHADER_DIRS]
+    for c in candidates:
+        if c.is_file():
+            return c
+    raise ConfigError([ConfigIssue(str(show_dir or "."), 0, 0, "scene.shader", f"shader {name!r} not found (looked in {', '.join(str(c.parent) for c in candidates)})")])
+
+
+@dataclass
+class ShowStats:
+    """Figures of a finished or running show (read by dashboards and `summary.json`)."""
+
+    frames: int = 0
+    late_frames: int = 0
+    render_errors: int = 0
+    shader_errors: int = 0
+    last_shader_error: str = ""
+    features: Features = field(default_factory=Features)
+    render_ms_max: float = 0.0
+    render_ms_total: float = 0.0
+
+
+class FrameThread(threading.Thread):
+    """The frame thread: features → scene → GL render → readback → patch → output.
+
+    Owns the GL context (a context works only in the thread that made it). Never waits on
+    the listen process (reads the mailbox, reuses the last features when nothing new came)
+    or on the network (hands DMX to the output thread's double buffer).
+    """
+
+    def __init__(
+        self,
+        *,
+        mailbox: Mailbox,
+        scene: Any,
+        shader_path: Path,
+        render_size: tuple[int, int],
+        pixelmap: Any,
+        output: Any,
+        fps: float,
+        gamma: float,
+        brightness: float,
+        counters: Counters,
+        inbox: Inbox[Any],
+        gl_backend: str = "auto",
+        latency_s: float = 0.0,
+        preview_every: int = 0,
+        preview_max: int = 0,
+        on_ready: Callable[[BaseException | None], None] | None = None,
+    ) -> None:
+        super().__init__(name="lumen-frame", daemon=True)
+        self.mailbox = mailbox
+        self.scene = scene
+        self.shader_path = shader_path
+        self.width, self.height = render_size
+        self.pixelmap = pixelmap
+        self.output = output
+        self.fps = fps
+        self.gamma = gamma
+        self.brightness = brightness
+        self.counters = counters
+        self.inbox = inbox
+        self.gl_backend = gl_backend
+        self.latency_s = latency_s
+        self.preview_every = preview_every
+        self.preview_max = preview_max
+        self.previews: list[npt.NDArray[np.uint8]] = []
+        self.stats = ShowStats()
+        self.stop_event = threading.Event()
+        self.blackout = False
+        self.master = 1.0
+        self._on_ready = on_ready
+        self.t_start = 0.0
+
+    def run(self) -> None:  # noqa: C901 - one loop, kept in one place on purpose
+        from lumen.render.context import create_context
+        from lumen.render.program import ShaderProgram
+        from lumen.render.renderer import Renderer
+
+        try:
+            ctx = create_context(self.gl_backend)  # type: ignore[arg-type]
+            renderer = Renderer(ctx, self.width, self.height)
+            program = ShaderProgram(ctx, self.shader_path)
+        except BaseException as e:  # reported to the starter, which exits with the right code
+            if self._on_ready:
+                self._on_ready(e)
+            return
+        if self._on_ready:
+            self._on_ready(None)
+        c = self.counters
+        s_frames, s_late, s_rerr = c.slot("frames"), c.slot("late_frames"), c.slot("render_errors")
+        s_serr, s_reload, s_stale = c.slot("shader_errors"), c.slot("shader_reloads"), c.slot("stale_features")
+        pix = np.zeros((self.height, self.width, 3), dtype=np.float32)
+        dmx = self.pixelmap.new_dmx()
+        vec = np.zeros(N_FIELDS, dtype=np.float64)
+        period = 1.0 / self.fps
+        self.t_start = now()
+        next_t = self.t_start
+        frame = 0
+        last_seq = -1.0
+        last_check = 0.0
+        while not self.stop_event.is_set():
+            t_now = now()
+            for cmd in self.inbox.drain():
+                self._apply(cmd)
+            if self.mailbox.read(vec):
+                if vec[1] == last_seq:
+                    c.bump(s_stale)
+                last_seq = float(vec[1])
+            f = from_vector(vec)
+            state = self.scene.evaluate(f, t_now=t_now, t_target=t_now + self.latency_s, time_s=t_now - self.t_start, frame=frame)
+            if t_now - last_check > 0.25:  # hot reload: a stat() four times a second
+                last_check = t_now
+                if program.changed():
+                    err = program.reload()
+                    c.bump(s_reload)
+                    if err is not None:
+                        c.bump(s_serr)
+                        self.stats.last_shader_error = str(err)
+            t0 = now()
+            try:
+                renderer.render(program, state.uniforms, pix)
+            except Exception as e:  # a failing draw keeps the last good frame on the wall
+                c.bump(s_rerr)
+                self.stats.last_shader_error = str(e)
+            self.stats.render_ms_total += (now() - t0) * 1000.0
+            self.stats.render_ms_max = max(self.stats.render_ms_max, (now() - t0) * 1000.0)
+            if self.blackout:
+                dmx[:] = 0
+            else:
+                self.pixelmap.apply(pix, dmx, brightness=self.brightness * self.master, gamma=self.gamma)
+            self.output.publish(dmx, f.t, frame)
+            if self.preview_every and frame % self.preview_every == 0 and len(self.previews) < self.preview_max:
+                self.previews.append((np.clip(pix, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8))
+            frame += 1
+            c.bump(s_frames)
+            self.stats.features = f
+            next_t += period
+            if now() > next_t + period:
+                c.bump(s_late)
+                next_t = now()  # drop the backlog rather than racing to catch up
+            sleep_until(next_t)
+        program.release()
+        renderer.release()
+        ctx.release()
+
+    def _apply(self, cmd: Any) -> None:
+        name = getattr(cmd, "name", "")
+        if name == "blackout":
+            self.blackout = bool(cmd.value)
+        elif name == "master":
+            self.master = min(1.0, max(0.0, float(cmd.value)))
+
+
+# ---------------------------------------------------------------------------------------------
+# the whole chain
+
+
+@dataclass
+class EngineOptions:
+    """Run-time choices that are not part of the show file.
+
+    Attributes
+    ----------
+    source : dict or None
+        Overrides of the show's audio section (``{"source": "file", "file": ...}``).
+    seconds : float or None
+        Length of finite sources (signal) and of the run.
+    gl_backend : {"auto", "egl", "window"}
+    preview_fps : float
+        Frames per second kept for the preview (0: none).
+    preview_max : int
+        Most preview frames kept (memory bound).
+    realtime_pace : bool
+        Pace file and signal sources like a sound card.
+    """
+
+    source: dict[str, Any] | None = None
+    seconds: float | None = None
+    gl_backend: str = "auto"
+    preview_fps: float = 0.0
+    preview_max: int = 0
+    realtime_pace: bool = True
+
+
+class Engine:
+    """Runs a show: the listen process, then the frame, output and health loops here.
+
+    Parameters
+    ----------
+    cfg : lumen.show.schema.ShowConfig
+        A validated show.
+    show_path : Path or None
+        Where the show file is (relative shader and audio paths resolve against it).
+    options : EngineOptions
+    """
+
+    def __init__(self, cfg: Any, show_path: Path | None = None, options: EngineOptions | None = None) -> None:
+        from lumen.patch.pixelmap import MatrixMap
+        from lumen.scene.graph import Scene
+
+        self.cfg = cfg
+        self.show_path = show_path
+        self.options = options or EngineOptions()
+        show_dir = show_path.parent if show_path is not None else None
+        self.shader_path = resolve_shader(cfg.scene.shader, show_dir)
+        w = cfg.wall
+        self.pixelmap = MatrixMap(
+            w.width, w.height, origin=w.origin, serpentine=w.serpentine, order=w.order, color_order=w.color_order
+        )
+        self.scene = Scene(cfg.scene.shader, dict(cfg.scene.params))
+        self.render_size = (cfg.render.width or w.width, cfg.render.height or w.height)
+        self.show_counters = Counters(SHOW_COUNTERS)
+        self.inbox: Inbox[Any] = Inbox()
+        self.listen: ListenProcess | None = None
+        self.frame: FrameThread | None = None
+        self.output: Any = None
+        self.outputs: list[Any] = []
+        self.t_start = 0.0
+        self._health = HealthMonitor()
+
+    def _listen_kw(self) -> dict[str, Any]:
+        a = self.cfg.audio
+        kw: dict[str, Any] = {
+            "source": a.source,
+            "device": a.device,
+            "file": str(self._resolve(a.file)) if a.file else None,
+            "sr": a.sr,
+            "blocksize": a.blocksize,
+            "channels": a.channels,
+            "signal": a.signal.model_dump(),
+            "seconds": self.options.seconds,
+            "realtime_pace": self.options.realtime_pace,
+            "analyzers": tuple(self.cfg.analysis.analyzers),
+            "tempo_min_bpm": self.cfg.analysis.tempo_min_bpm,
+            "tempo_max_bpm": self.cfg.analysis.tempo_max_bpm,
+        }
+        if self.options.source:
+            kw.update(self.options.source)
+        return kw
+
+    def _resolve(self, p: str) -> Path:
+        path = Path(p)
+        if not path.is_absolute() and self.show_path is not None:
+            path = self.show_path.parent / path
+        return path
+
+    def start(self) -> None:
+        """Start listen process, outputs and frame thread; raise on a setup failure.
+
+        Raises
+        ------
+        DeviceError
+            The audio input (or GL) is not available (exit code 3).
+        ShaderError, OutputError, ConfigError
+            The show cannot start as configured.
+        """
+        from lumen.output import OutputThread, outputs
+
+        n_univ = self.pixelmap.n_universes
+        for o in self.cfg.outputs:
+            kind = outputs.get(o.type)
+            self.outputs.append(
+                kind(
+                    address=o.address, port=o.port, start_universe=o.universe, n_universes=n_univ,
+                    priority=o.priority, source_name=o.source_name, rate_hz=o.rate_hz, latency_ms=o.latency_ms,
+                )
+            )
+        rate = max(o.rate_hz for o in self.cfg.outputs)
+        self.output = OutputThread(self.outputs, n_univ, rate_hz=rate)
+        self.listen = ListenProcess(self._listen_kw())
+        self.listen.start()
+        ready = threading.Event()
+        failure: list[BaseException] = []
+
+        def on_ready(e: BaseException | None) -> None:
+            if e is not None:
+                failure.append(e)
+            ready.set()
+
+        fps = self.cfg.render.fps
+        latency_s = max(o.latency_ms for o in self.cfg.outputs) / 1000.0 + 0.5 / fps
+        every = max(1, int(round(fps / self.options.preview_fps))) if self.options.preview_fps > 0 else 0
+        self.frame = FrameThread(
+            mailbox=self.listen.mailbox, scene=self.scene, shader_path=self.shader_path,
+            render_size=self.render_size, pixelmap=self.pixelmap, output=self.output, fps=fps,
+            gamma=self.cfg.wall.gamma, brightness=self.cfg.wall.brightness, counters=self.show_counters,
+            inbox=self.inbox, gl_backend=self.options.gl_backend, latency_s=latency_s,
+            preview_every=every, preview_max=self.options.preview_max, on_ready=on_ready,
+        )
+        self.output.start()
+        self.frame.start()
+        ready.wait(timeout=60.0)
+        if failure or not ready.is_set():
+            self.stop()
+            if failure:
+                raise failure[0]
+            raise LumenError("the frame thread did not start within 60 s")
+        self.t_start = now()
+
+    def running(self) -> bool:
+        """True while audio flows and the frame thread runs."""
+        return bool(self.listen and self.listen.poll() and self.frame and self.frame.is_alive())
+
+    def run(self, seconds: float | None, on_tick: Callable[[dict[str, Any]], None] | None = None, tick_s: float = 0.5) -> None:
+        """Run until ``seconds`` pass, the source ends, or Ctrl-C; call ``on_tick`` periodically.
+
+        The main thread acts as the health loop: it reads both processes' counters each tick
+        and reports new faults (rate-limited) through logging.
+        """
+        deadline = None if seconds is None else self.t_start + seconds
+        try:
+            while self.running() and (deadline is None or now() < deadline):
+                time.sleep(tick_s if deadline is None else max(0.0, min(tick_s, deadline - now())))
+                snap = self.snapshot()
+                self._health.check(snap)
+                if on_tick is not None:
+                    on_tick(snap)
+        except KeyboardInterrupt:
+            log.info("interrupted; stopping")
+
+    def snapshot(self) -> dict[str, Any]:
+        """Counters and figures of both processes, for dashboards and summaries."""
+        listen = self.listen.counters.snapshot() if self.listen and self.listen.mailbox is not None else {}
+        show = self.show_counters.snapshot()
+        out = self.output.stats() if self.output is not None else {}
+        f = self.frame.stats.features if self.frame is not None else Features()
+        hops = max(1, listen.get("hops", 0))
+        return {
+            "elapsed_s": now() - self.t_start if self.t_start else 0.0,
+            "listen": listen,
+            "show": show,
+            "output": out,
+            "latency_ms": self.output.latency_percentiles() if self.output is not None else {},
+            "features": f,
+            "analysis_us_mean": listen.get("analysis_ns_total", 0) / hops / 1000.0,
+            "render_ms_mean": (self.frame.stats.render_ms_total / max(1, show["frames"])) if self.frame else 0.0,
+            "last_shader_error": self.frame.stats.last_shader_error if self.frame else "",
+            "source": self.listen.description if self.listen else "",
+        }
+
+    def stop(self) -> None:
+        """Stop everything: frame thread, outputs (with Stream_Terminated), listen process."""
+        if self.frame is not None and self.frame.is_alive():
+            self.frame.stop_event.set()
+            self.frame.join(timeout=10.0)
+        if self.output is not None:
+            self.output.stop()
+        for o in self.outputs:
+            o.close()
+        if self.listen is not None:
+            self.listen.stop()
+
+
+class HealthMonitor:
+    """Turns counter increases into log warnings, at most one per counter every 5 s."""
+
+    WATCH: Final[tuple[tuple[str, str], ...]] = (
+        ("listen", "xruns"), ("listen", "input_overflows"), ("listen", "device_lost"),
+        ("listen", "analysis_overruns"), ("show", "late_frames"), ("show", "render_errors"),
+        ("show", "shader_errors"), ("output", "send_errors"),
+    )
+
+    def __init__(self, interval_s: float = 5.0) -> None:
+        self.interval_s = interval_s
+        self._last: dict[tuple[str, str], int] = {}
+        self._reported: dict[tuple[str, str], float] = {}
+
+    def check(self, snap: dict[str, Any]) -> list[str]:
+        """Log (and return) messages for counters that grew since last reported."""
+        msgs = []
+        t = now()
+        for part, name in self.WATCH:
+            v = int(snap.get(part, {}).get(name, 0))
+            key = (part, name)
+            if v > self._last.get(key, 0) and t - self._reported.get(key, -1e9) >= self.interval_s:
+                msg = f"{part}: {name} rose to {v}"
+                if name == "shader_errors" and snap.get("last_shader_error"):
+                    msg += f" ({snap['last_shader_error']}; the last good shader keeps running)"
+                log.warning(msg)
+                msgs.append(msg)
+                self._last[key] = v
+                self._reported[key] = t
+        return msgs

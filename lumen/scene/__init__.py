@@ -1,0 +1,1 @@
+"""Scene layer: the scene graph, bindings and their expression language."""

@@ -1,0 +1,1 @@
+"""Show layer: show files and presets (strict schema, YAML loading with line numbers)."""

@@ -1,0 +1,354 @@
+"""Show file schema, version 1: strict, frozen pydantic models.
+
+Layer: show. Threads: any thread except the audio thread (validation allocates); in practice
+the main thread at start-up and the control thread on a live reload. The models are frozen,
+so a validated `ShowConfig` can be handed to other threads as it is.
+
+Every model forbids unknown keys (``extra="forbid"``), uses strict types (a quoted ``"5568"``
+is not a port number; ``1`` is accepted where a float is expected) and rejects NaN and
+infinities. Every field has a default except `ShowConfig.version`, so the smallest show file
+is ``version: 1``. Files are read by `lumen.show.load`, which reports errors with
+``file:line:col``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Annotated, Final, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
+
+from lumen.scene.expr import FEATURE_NAMES, ExprError, compile_expr
+
+__all__ = [
+    "SUPPORTED_VERSIONS",
+    "AnalysisConfig",
+    "AudioConfig",
+    "Binding",
+    "OutputConfig",
+    "RenderConfig",
+    "SacnOutputConfig",
+    "SceneConfig",
+    "ShowConfig",
+    "SignalConfig",
+    "WallConfig",
+]
+
+#: Show file versions this lumen reads.
+SUPPORTED_VERSIONS: Final[tuple[int, ...]] = (1,)
+
+_STRICT = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _fail(kind: str, message: str, **ctx: object) -> PydanticCustomError:
+    """A validation error of type ``kind`` whose message is ``message``, verbatim."""
+    return PydanticCustomError(kind, "{message}", {"message": message, **ctx})
+
+
+class _Model(BaseModel):
+    """Base of every show model: strict, frozen, no unknown keys, finite floats."""
+
+    model_config = _STRICT
+
+
+# --------------------------------------------------------------------------- audio
+
+
+class SignalConfig(_Model):
+    """The generated test music used when ``audio.source`` is ``signal``."""
+
+    bpm: float = Field(default=124.0, ge=40.0, le=240.0, description="Tempo, beats per minute, 40..240.")
+    swing: float = Field(
+        default=0.0, ge=0.0, le=0.5, description="Swing of off-beat sixteenths, fraction of a step, 0..0.5."
+    )
+    seed: int = Field(
+        default=1, ge=0, le=2**32 - 1, description="Random seed of the generator, 0..4294967295."
+    )
+    key: int = Field(default=9, ge=0, le=11, description="Tonic pitch class, 0 = C .. 11 = B (9 = A).")
+    mode: Literal["major", "minor"] = Field(default="minor", description="Scale mode: major | minor.")
+
+
+class AudioConfig(_Model):
+    """Where the music comes from."""
+
+    source: Literal["signal", "device", "file"] = Field(
+        default="signal",
+        description="Audio source: signal (generated test music) | device (sound card) | file.",
+    )
+    device: str | Annotated[int, Field(ge=0)] | None = Field(
+        default=None,
+        description=(
+            "Input device when source is device: a substring of a device name or a host API "
+            "name, or a device index >= 0; null = the default input."
+        ),
+    )
+    file: str | None = Field(
+        default=None,
+        min_length=1,
+        validate_default=True,
+        description=(
+            "Audio file when source is file (required then); a relative path resolves against "
+            "the show file's directory."
+        ),
+    )
+    sr: int = Field(default=48000, ge=8000, le=192000, description="Sample rate, Hz, 8000..192000.")
+    blocksize: int = Field(
+        default=256, ge=16, le=4096, description="Frames per audio callback, 16..4096."
+    )
+    channels: int = Field(default=2, ge=1, le=32, description="Input channels, 1..32.")
+    signal: SignalConfig = Field(
+        default_factory=SignalConfig,
+        description="Generated music settings, used when source is signal.",
+    )
+
+    @field_validator("file")
+    @classmethod
+    def _file_when_source_is_file(cls, v: str | None, info: ValidationInfo) -> str | None:
+        if v is None and info.data.get("source") == "file":
+            raise _fail("missing", "required when source is 'file'")
+        return v
+
+
+# --------------------------------------------------------------------------- analysis
+
+
+class AnalysisConfig(_Model):
+    """Which analyzers run, and their shared settings."""
+
+    analyzers: tuple[Annotated[str, Field(min_length=1)], ...] = Field(
+        default=("levels", "onset", "tempo"),
+        min_length=1,
+        strict=False,  # YAML gives a list; a list is the natural input for a tuple here
+        description=(
+            "Analyzer names, run in this order; non-empty and unique (the names are checked "
+            "against the analyzer registry when the show starts)."
+        ),
+    )
+    tempo_min_bpm: float = Field(
+        default=70.0, ge=40.0, le=240.0, description="Slowest tempo the tracker reports, BPM, 40..240."
+    )
+    tempo_max_bpm: float = Field(
+        default=180.0,
+        ge=40.0,
+        le=240.0,
+        validate_default=True,
+        description="Fastest tempo the tracker reports, BPM, 40..240, above tempo_min_bpm.",
+    )
+
+    @field_validator("analyzers")
+    @classmethod
+    def _unique(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        seen: set[str] = set()
+        for name in v:
+            if name in seen:
+                raise _fail("duplicate", f"analyzer {name!r} is listed twice")
+            seen.add(name)
+        return v
+
+    @field_validator("tempo_max_bpm")
+    @classmethod
+    def _above_min(cls, v: float, info: ValidationInfo) -> float:
+        lo = info.data.get("tempo_min_bpm")
+        if lo is not None and v <= lo:
+            raise _fail("range", f"must be above tempo_min_bpm ({lo})")
+        return v
+
+
+# --------------------------------------------------------------------------- scene
+
+
+def _check_binding(v: str | float) -> str | float:
+    try:
+        compile_expr(v, FEATURE_NAMES)
+    except ExprError as exc:
+        raise _fail("binding", f"bad binding: {exc.message}", expr_col=exc.col) from None
+    return v
+
+
+def _check_param_name(v: str) -> str:
+    if not _IDENTIFIER.fullmatch(v):
+        raise _fail(
+            "param_name",
+            f"param name {v!r} is not an identifier (letters, digits and '_', "
+            "not starting with a digit)",
+        )
+    return v
+
+
+#: A parameter binding: a number, or an expression string over `FEATURE_NAMES` (see
+#: `lumen.scene.expr`), kept as written and checked with `compile_expr` when validated.
+Binding = Annotated[str | float, AfterValidator(_check_binding)]
+
+_ParamName = Annotated[str, AfterValidator(_check_param_name)]
+
+
+class SceneConfig(_Model):
+    """What is drawn."""
+
+    shader: str = Field(
+        default="pulse.fs",
+        min_length=1,
+        description=(
+            "Shader file; a relative path resolves against the show file's directory, then "
+            "the repository's shaders/ directory."
+        ),
+    )
+    params: dict[_ParamName, Binding] = Field(
+        default_factory=dict,
+        description=(
+            "Shader parameter name -> binding: a number, or an expression over feature names "
+            "such as '0.2 + 0.8 * energy' (evaluated every frame)."
+        ),
+    )
+
+
+# --------------------------------------------------------------------------- render, wall
+
+
+class RenderConfig(_Model):
+    """How frames are rendered."""
+
+    fps: float = Field(default=60.0, ge=1.0, le=240.0, description="Frame rate, frames/s, 1..240.")
+    width: int | None = Field(
+        default=None, ge=1, le=16384, description="Render width, px, 1..16384; null = the wall width."
+    )
+    height: int | None = Field(
+        default=None, ge=1, le=16384, description="Render height, px, 1..16384; null = the wall height."
+    )
+
+
+class WallConfig(_Model):
+    """The LED wall: size, wiring and color handling."""
+
+    width: int = Field(default=64, ge=1, le=4096, description="Wall width, pixels, 1..4096.")
+    height: int = Field(default=32, ge=1, le=4096, description="Wall height, pixels, 1..4096.")
+    origin: Literal["top_left", "top_right", "bottom_left", "bottom_right"] = Field(
+        default="top_left", description="Corner of the first pixel on the wire."
+    )
+    serpentine: bool = Field(
+        default=True, description="Every other run is wired in reverse (zig-zag) when true."
+    )
+    order: Literal["rows", "columns"] = Field(
+        default="rows", description="Direction of the first run from the origin: rows | columns."
+    )
+    color_order: Literal["RGB", "RBG", "GRB", "GBR", "BRG", "BGR"] = Field(
+        default="RGB", description="Channel order the pixels expect on the wire."
+    )
+    gamma: float = Field(
+        default=1.0, ge=1.0, le=3.0, description="Output gamma, 1.0..3.0 (applied at the output stage)."
+    )
+    brightness: float = Field(
+        default=1.0, ge=0.0, le=1.0, description="Brightness cap, fraction of full, 0..1."
+    )
+
+
+# --------------------------------------------------------------------------- outputs
+
+
+class SacnOutputConfig(_Model):
+    """An sACN (E1.31) output: the wall's pixels as DMX universes over UDP."""
+
+    type: Literal["sacn"] = Field(description="Output type tag: sacn.")
+    allow_multicast: bool = Field(
+        default=False,
+        description=(
+            "Allow a multicast or broadcast address. Off by default: such traffic reaches every "
+            "node on the network."
+        ),
+    )
+    address: str = Field(
+        default="127.0.0.1",
+        description="Destination IPv4 unicast address (multicast/broadcast need allow_multicast).",
+    )
+    port: int = Field(default=5568, ge=1, le=65535, description="Destination UDP port, 1..65535.")
+    universe: int = Field(default=1, ge=1, le=63999, description="First universe, 1..63999.")
+    priority: int = Field(default=100, ge=0, le=200, description="sACN priority, 0..200.")
+    rate_hz: float = Field(
+        default=44.0, ge=1.0, le=100.0, description="Packet rate cap per universe, Hz, 1..100."
+    )
+    latency_ms: float = Field(
+        default=0.0,
+        ge=0.0,
+        le=1000.0,
+        description="This output's own latency, ms, 0..1000 (beat-locked events fire early by it).",
+    )
+    source_name: str = Field(
+        default="lumen", description="Source name shown by receivers, at most 63 UTF-8 bytes."
+    )
+
+    @field_validator("address")
+    @classmethod
+    def _unicast(cls, v: str, info: ValidationInfo) -> str:
+        try:
+            ip = ipaddress.IPv4Address(v)
+        except ValueError:
+            raise _fail("ip_address", f"{v!r} is not an IPv4 address") from None
+        if ip.is_unspecified:
+            raise _fail("ip_address", "0.0.0.0 is not a destination address")
+        if (ip.is_multicast or ip == ipaddress.IPv4Address("255.255.255.255")) and not info.data.get(
+            "allow_multicast", False
+        ):
+            kind = "multicast" if ip.is_multicast else "broadcast"
+            raise _fail(
+                "ip_address", f"{ip} is a {kind} address; set allow_multicast: true to send to it"
+            )
+        return str(ip)
+
+    @field_validator("source_name")
+    @classmethod
+    def _name_fits(cls, v: str) -> str:
+        n = len(v.encode("utf-8"))
+        if n > 63:
+            raise _fail("too_long", f"{n} UTF-8 bytes; at most 63 fit")
+        return v
+
+
+#: One output; a union discriminated on ``type`` (only ``sacn`` for now; Art-Net and DDP
+#: are added as further members).
+OutputConfig = Annotated[SacnOutputConfig, Field(discriminator="type")]
+
+
+# --------------------------------------------------------------------------- root
+
+
+def _default_outputs() -> tuple[SacnOutputConfig, ...]:
+    return (SacnOutputConfig(type="sacn"),)
+
+
+class ShowConfig(_Model):
+    """A whole show file (version 1).
+
+    Examples
+    --------
+    >>> cfg = ShowConfig.model_validate({"version": 1})
+    >>> cfg.wall.width, cfg.outputs[0].address, cfg.audio.signal.bpm
+    (64, '127.0.0.1', 124.0)
+    """
+
+    version: int = Field(description="Show file format version; only 1 is supported.")
+    name: str = Field(default="untitled", min_length=1, description="Show name, for displays and logs.")
+    audio: AudioConfig = Field(default_factory=AudioConfig, description="Audio input.")
+    analysis: AnalysisConfig = Field(
+        default_factory=AnalysisConfig, description="Music analysis."
+    )
+    scene: SceneConfig = Field(default_factory=SceneConfig, description="What is drawn.")
+    render: RenderConfig = Field(default_factory=RenderConfig, description="Rendering.")
+    wall: WallConfig = Field(default_factory=WallConfig, description="The LED wall.")
+    outputs: tuple[OutputConfig, ...] = Field(
+        default_factory=_default_outputs,
+        min_length=1,
+        strict=False,  # YAML gives a list
+        description="Where the pixels go; at least one output (default: sACN to 127.0.0.1).",
+    )
+
+    @field_validator("version")
+    @classmethod
+    def _supported(cls, v: int) -> int:
+        if v not in SUPPORTED_VERSIONS:
+            ok = ", ".join(str(s) for s in SUPPORTED_VERSIONS)
+            raise _fail("version", f"unsupported show file version {v} (this lumen reads {ok})")
+        return v
+
