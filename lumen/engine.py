@@ -482,6 +482,7 @@ class Engine:
         self.outputs: list[Any] = []
         self.t_start = 0.0
         self._health = HealthMonitor()
+        self.final_snapshot: dict[str, Any] | None = None
 
     def _listen_kw(self) -> dict[str, Any]:
         a = self.cfg.audio
@@ -528,6 +529,7 @@ class Engine:
                 kind(
                     address=o.address, port=o.port, start_universe=o.universe, n_universes=n_univ,
                     priority=o.priority, source_name=o.source_name, rate_hz=o.rate_hz, latency_ms=o.latency_ms,
+                    allow_multicast=o.allow_multicast,
                 )
             )
         rate = max(o.rate_hz for o in self.cfg.outputs)
@@ -584,7 +586,12 @@ class Engine:
             log.info("interrupted; stopping")
 
     def snapshot(self) -> dict[str, Any]:
-        """Counters and figures of both processes, for dashboards and summaries."""
+        """Counters and figures of both processes, for dashboards and summaries.
+
+        After `stop` this is the snapshot taken just before shutting down.
+        """
+        if self.final_snapshot is not None:
+            return self.final_snapshot
         listen = self.listen.counters.snapshot() if self.listen and self.listen.mailbox is not None else {}
         show = self.show_counters.snapshot()
         out = self.output.stats() if self.output is not None else {}
@@ -605,6 +612,8 @@ class Engine:
 
     def stop(self) -> None:
         """Stop everything: frame thread, outputs (with Stream_Terminated), listen process."""
+        if self.final_snapshot is None and self.t_start:
+            self.final_snapshot = self.snapshot()
         if self.frame is not None and self.frame.is_alive():
             self.frame.stop_event.set()
             self.frame.join(timeout=10.0)

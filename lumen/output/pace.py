@@ -49,6 +49,7 @@ _COUNTER_NAMES: Final[tuple[str, ...]] = (
     "frames_coalesced",
     "keepalives",
     "output_faults",
+    "read_retries",
     "torn_reads",
 )
 
@@ -82,6 +83,10 @@ class PacedOutput(Protocol):
 
     def terminate(self) -> int:
         """Tell receivers the stream ends; return packets sent."""
+        ...
+
+    def close(self) -> None:
+        """Release sockets (the owner calls it after `OutputThread.stop`)."""
         ...
 
 
@@ -206,6 +211,7 @@ class OutputThread:
                 return False
             s1 = seq[slot]
             if s1 & 1:
+                self.counters.bump(self._slot_c["read_retries"])
                 continue
             gen = self._slot_gen[slot]
             if gen == self._front_gen:
@@ -213,8 +219,9 @@ class OutputThread:
             np.copyto(self._front, self._slots[slot])
             t_audio = self._slot_t[slot]
             frame_no = self._slot_frame[slot]
-            if seq[slot] != s1:
-                continue  # lapped by the writer while copying
+            if seq[slot] != s1:  # lapped by the writer while copying
+                self.counters.bump(self._slot_c["read_retries"])
+                continue
             if gen - self._front_gen > 1:
                 self.counters.bump(self._slot_c["frames_coalesced"], gen - self._front_gen - 1)
             self._front_gen = gen
@@ -357,7 +364,9 @@ class OutputThread:
 
         ``frames_sent`` counts frames sent at least once (a frame that several outputs send
         counts once); ``frames_coalesced`` counts published frames replaced by a newer one
-        before they were sent; ``packets`` and ``send_errors`` sum over the outputs.
+        before they were sent; ``read_retries`` counts copies redone because ``publish`` wrote
+        the slot meanwhile, ``torn_reads`` wake-ups that gave up after 8 such tries;
+        ``packets`` and ``send_errors`` sum over the outputs.
         """
         out = self.counters.snapshot()
         out["packets"] = sum(o.packets for o in self.outputs)

@@ -209,10 +209,10 @@ def compile_expr(text: str | float | int, allowed_names: Collection[str]) -> Exp
     (True, 0.0)
     >>> compile_expr(0.5, ())({})
     0.5
-    >>> compile_expr("enrgy * 2", FEATURE_NAMES)
+    >>> compile_expr("2 * enrgy", FEATURE_NAMES)
     Traceback (most recent call last):
     ...
-    lumen.scene.expr.ExprError: unknown name 'enrgy' (did you mean 'energy'?) at column 1 of 'enrgy * 2'
+    lumen.scene.expr.ExprError: unknown name 'enrgy' (did you mean 'energy'?) at column 5 of ...
     >>> compile_expr("__import__('os')", FEATURE_NAMES)
     Traceback (most recent call last):
     ...
@@ -633,7 +633,7 @@ class _Compiler:
 
     def constant(self, node: ast.Constant) -> tuple[_Fn, float]:
         v = node.value
-        if isinstance(v, str):
+        if isinstance(v, (str, bytes)):
             raise self.error("strings are not allowed; bindings are numeric", node)
         if isinstance(v, (bool, int, float)):
             try:

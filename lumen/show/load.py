@@ -18,6 +18,7 @@ values follow YAML 1.1 as PyYAML's safe loader reads them. Anchors, aliases and 
 
 from __future__ import annotations
 
+import math
 import types
 import typing
 from collections.abc import Iterator
@@ -38,6 +39,7 @@ from lumen.show.schema import SUPPORTED_VERSIONS, ShowConfig
 __all__ = ["dump_show", "load_show", "load_show_text", "resolve_path"]
 
 _MERGE_TAG: Final[str] = "tag:yaml.org,2002:merge"
+_PLAIN_TAGS: Final[frozenset[str]] = frozenset({"tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"})
 #: Most nodes a document may expand to through aliases (guards against "billion laughs").
 _MAX_NODES: Final[int] = 100_000
 #: Error types raised by lumen's own validators; their messages already say everything.
@@ -75,7 +77,8 @@ def load_show(path: str | Path) -> ShowConfig:
         raise ConfigError([ConfigIssue(name, 0, 0, "", f"not UTF-8 text: {exc.reason}")]) from None
     except OSError as exc:
         reason = exc.strerror or str(exc)
-        raise ConfigError([ConfigIssue(name, 0, 0, "", f"cannot read show file: {reason}")]) from None
+        issue = ConfigIssue(name, 0, 0, "", f"cannot read show file: {reason}")
+        raise ConfigError([issue]) from None
     return load_show_text(text, name)
 
 
@@ -103,17 +106,19 @@ def load_show_text(text: str, path: str = "<string>") -> ShowConfig:
     --------
     >>> load_show_text("version: 1\\nwall: {width: 16}\\n").wall.width
     16
-    >>> load_show_text("version: 1\\nwall:\\n  serpentin: false\\n")
+    >>> load_show_text("version: 1\\nwall:\\n  serpentin: false\\n")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    lumen.errors.ConfigError: <string>:3:3: wall.serpentin: unknown field 'serpentin' (did you mean 'serpentine'?)
+    lumen.errors.ConfigError: <string>:3:3: wall.serpentin: unknown field 'serpentin' (did you ...
     """
     doc = _Document(text, path)
     root = doc.compose()
     data = doc.build(root, ())
     if not isinstance(data, dict):
         kind = "empty" if root is None else f"a {type(data).__name__}, not a mapping"
-        doc.issue(root, (), f"a show file must be a mapping with at least 'version: 1'; this is {kind}")
+        doc.issue(
+            root, (), f"a show file must be a mapping with at least 'version: 1'; this is {kind}"
+        )
         raise ConfigError(doc.issues)
     version = data.get("version")
     if type(version) is int and version not in SUPPORTED_VERSIONS:
@@ -150,8 +155,13 @@ def dump_show(cfg: ShowConfig) -> str:
     True
     """
     data = cfg.model_dump(mode="json")
-    body = yaml.safe_dump(
-        data, sort_keys=False, allow_unicode=True, default_flow_style=False, width=1_000_000
+    body = yaml.dump(
+        data,
+        Dumper=_ShowDumper,
+        sort_keys=False,
+        allow_unicode=True,
+        default_flow_style=False,
+        width=1_000_000,
     )
     return f"# lumen show file (version {cfg.version})\n{body}"
 
@@ -185,6 +195,20 @@ def resolve_path(cfg_path: str | Path, rel: str | Path) -> Path:
     return base / p
 
 
+class _ShowDumper(yaml.SafeDumper):  # type: ignore[misc,unused-ignore]
+    """PyYAML's safe dumper, with strings that hold YAML line breaks always double-quoted."""
+
+
+def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    # PyYAML may emit NEL (U+0085) and the Unicode line separators raw in plain or single-quoted
+    # scalars, where reading folds them into spaces; double quotes escape them.
+    style = '"' if any(c in value for c in "\x85\u2028\u2029") else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_ShowDumper.add_representer(str, _represent_str)
+
+
 # --------------------------------------------------------------------------- YAML -> data
 
 
@@ -197,6 +221,7 @@ class _Document:
     values: dict[_KeyPath, Node] = field(default_factory=dict)
     keys: dict[_KeyPath, Node] = field(default_factory=dict)
     issues: list[ConfigIssue] = field(default_factory=list)
+    unreadable: set[_KeyPath] = field(default_factory=set)  # values already reported
     n_nodes: int = 0
     constructor: SafeConstructor = field(default_factory=SafeConstructor)
 
@@ -207,22 +232,21 @@ class _Document:
     def compose(self) -> Node | None:
         """Parse the text into a node tree; a syntax error becomes a `ConfigError`."""
         try:
-            return yaml.compose(self.text, Loader=yaml.SafeLoader)  # type: ignore[no-any-return]
+            return yaml.compose(self.text, Loader=yaml.SafeLoader)
         except yaml.MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
             message = exc.problem or exc.context or "syntax error"
             if exc.problem and exc.context and exc.context_mark is not None:
-                message += f" ({exc.context} at line {exc.context_mark.line + 1})"
+                message = f"{exc.context} (line {exc.context_mark.line + 1}): {exc.problem}"
             line, col = (mark.line + 1, mark.column + 1) if mark is not None else (0, 0)
             issue = ConfigIssue(self.path, line, col, "", f"invalid YAML: {message}")
         except yaml.reader.ReaderError as exc:
             line = self.text.count("\n", 0, exc.position) + 1
             col = exc.position - (self.text.rfind("\n", 0, exc.position) + 1) + 1
-            issue = ConfigIssue(
-                self.path, line, col, "", f"invalid YAML: unacceptable character #x{exc.character:04x}"
-                if isinstance(exc.character, int)
-                else f"invalid YAML: {exc.reason}",
-            )
+            char = exc.character
+            char = f"#x{char:04x}" if isinstance(char, int) else repr(char)
+            message = f"invalid YAML: unacceptable character {char}: {exc.reason}"
+            issue = ConfigIssue(self.path, line, col, "", message)
         except yaml.YAMLError as exc:
             issue = ConfigIssue(self.path, 0, 0, "", f"invalid YAML: {exc}")
         raise ConfigError([issue]) from None
@@ -235,22 +259,26 @@ class _Document:
         self.n_nodes += 1
         if self.n_nodes > _MAX_NODES:
             if self.n_nodes == _MAX_NODES + 1:
-                self.issue(node, loc, f"document too large (more than {_MAX_NODES} nodes after aliases)")
+                too_many = f"document too large (more than {_MAX_NODES} nodes after aliases)"
+                self.issue(node, loc, too_many)
             return None
         if id(node) in stack:
             self.issue(node, loc, "recursive alias")
             return None
         inner = stack | {id(node)}
+        if isinstance(node, (MappingNode, SequenceNode)) and node.tag not in _PLAIN_TAGS:
+            self.issue(node, loc, f"cannot read this value: unsupported tag {node.tag!r}")
+            self.unreadable.add(loc)
+            return None
         if isinstance(node, MappingNode):
             out: dict[str, Any] = {}
             for key_node, value_node in self._pairs(node, loc):
                 key = str(key_node.value)
                 sub = (*loc, key)
                 if key in out:
-                    first = self.keys[sub]
+                    first_line = self.keys[sub].start_mark.line + 1
                     self.issue(
-                        key_node, sub,
-                        f"duplicate key {key!r} (first defined at line {first.start_mark.line + 1})",
+                        key_node, sub, f"duplicate key {key!r} (first defined at line {first_line})"
                     )
                     continue
                 self.keys[sub] = key_node
@@ -263,10 +291,14 @@ class _Document:
         except (ConstructorError, ValueError, TypeError) as exc:
             problem = getattr(exc, "problem", None) or str(exc)
             self.issue(node, loc, f"cannot read this value: {problem}")
+            self.unreadable.add(loc)
             return None
 
-    def _pairs(self, node: MappingNode, loc: _KeyPath) -> Iterator[tuple[ScalarNode, Node]]:
+    def _pairs(
+        self, node: MappingNode, loc: _KeyPath, via: frozenset[int] = frozenset()
+    ) -> Iterator[tuple[ScalarNode, Node]]:
         """The key/value pairs of a mapping, merge keys (``<<``) expanded, explicit first."""
+        via = via | {id(node)}
         merged: list[tuple[ScalarNode, Node]] = []
         explicit: list[tuple[ScalarNode, Node]] = []
         for key_node, value_node in node.value:
@@ -274,9 +306,13 @@ class _Document:
                 sources = value_node.value if isinstance(value_node, SequenceNode) else [value_node]
                 for src in sources:
                     if not isinstance(src, MappingNode):
-                        self.issue(src, loc, "a merge key ('<<') needs a mapping or a list of mappings")
-                        continue
-                    merged.extend(self._pairs(src, loc))
+                        self.issue(
+                            src, loc, "a merge key ('<<') needs a mapping or a list of mappings"
+                        )
+                    elif id(src) in via:
+                        self.issue(src, loc, "recursive alias in a merge key ('<<')")
+                    else:
+                        merged.extend(self._pairs(src, loc, via))
             elif not isinstance(key_node, ScalarNode):
                 self.issue(key_node, loc, "mapping keys must be plain names, not collections")
             else:
@@ -300,6 +336,8 @@ class _Document:
             if err["type"] == "too_short" and any(o[: len(loc)] == loc and o != loc for o in locs):
                 continue  # the items that failed made it short; they are reported themselves
             walk = _walk(loc)
+            if any(walk.path[: len(bad)] == bad for bad in self.unreadable):
+                continue  # the YAML value could not be read; that is reported already
             groups.setdefault((walk.path, walk.is_key), []).append((err, walk))
         for (path, is_key), items in groups.items():
             err, walk = items[0]
@@ -314,19 +352,15 @@ class _Document:
 
     def _add(self, path: _KeyPath, is_key: bool, err: ErrorDetails, message: str) -> None:
         kind = err["type"]
-        key_path = path
-        if kind == "union_tag_invalid":
-            key_path = (*path, "type")
-        if kind == "union_tag_not_found":
-            key_path = (*path, "type")
-            line, col = self._anchor(path)
-        elif is_key or kind == "extra_forbidden":
-            line, col = _pos(self.keys.get(path)) if path in self.keys else self._anchor(path)
-        elif kind == "missing" or key_path not in self.values:
-            line, col = self._anchor(key_path[:-1]) if key_path not in self.values else self._anchor(key_path)
-        else:
-            line, col = self._value_pos(key_path, err)
-        self.issues.append(ConfigIssue(self.path, line, col, _dotted(key_path), message))
+        if kind in ("union_tag_invalid", "union_tag_not_found"):
+            path = (*path, "type")  # the problem is the item's ``type`` key
+        if is_key or kind == "extra_forbidden":
+            line, col = _pos(self.keys[path]) if path in self.keys else self._anchor(path)
+        elif path in self.values:
+            line, col = self._value_pos(path, err)
+        else:  # missing, or a default that failed a cross-field check: point at the parent
+            line, col = self._anchor(path[:-1])
+        self.issues.append(ConfigIssue(self.path, line, col, _dotted(path), message))
 
     def _anchor(self, path: _KeyPath) -> tuple[int, int]:
         """Position of the closest existing node at or above ``path``: its key, else its value."""
@@ -341,7 +375,8 @@ class _Document:
     def _value_pos(self, path: _KeyPath, err: ErrorDetails) -> tuple[int, int]:
         node = self.values[path]
         line, col = _pos(node)
-        expr_col = (err.get("ctx") or {}).get("expr_col")
+        ctx: dict[str, Any] = dict(err.get("ctx") or {})
+        expr_col = ctx.get("expr_col")
         if err["type"] == "binding" and isinstance(expr_col, int) and expr_col > 0:
             # Point into the expression when the scalar is written on one line, unescaped.
             start, end = node.start_mark, node.end_mark
@@ -481,12 +516,20 @@ def _message(err: ErrorDetails, walk: _Walk, *, input_hint: bool) -> str:
         return f"unknown type {tag!r}{did_you_mean(tag, tags)}; expected one of {listing}"
     if kind in _CUSTOM_TYPES:
         return str(ctx.get("message", err["msg"]))
+    if kind in ("model_type", "model_attributes_type", "dict_type"):
+        return "expected a mapping" + _got(err)
+    if kind in ("list_type", "tuple_type"):
+        return "expected a list" + _got(err)
+    if kind == "too_short":
+        n = int(ctx.get("min_length", 1))
+        return f"needs at least {n} item{'s' if n != 1 else ''}"
     msg = err["msg"].removeprefix("Value error, ")
     msg = msg[:1].lower() + msg[1:]
+    if input_hint:
+        msg += _got(err)
     if kind == "literal_error" and isinstance(value, str):
-        options = [str(a) for a in typing.get_args(walk.annotation)]
-        msg += did_you_mean(value, options)
-    return msg + (_got(err) if input_hint else "")
+        msg += did_you_mean(value, [str(a) for a in typing.get_args(walk.annotation)])
+    return msg
 
 
 def _unwrap_discriminated(path: _KeyPath) -> Any:
@@ -509,9 +552,20 @@ def _got(err: ErrorDetails) -> str:
         return ""
     value = err.get("input")
     if value is None or isinstance(value, (bool, int, float, str)):
-        text = repr(value)
-        return f" (got {text if len(text) <= 40 else text[:37] + '...'})"
-    return f" (got a {_yaml_kind(value)})"
+        return f", got {_yaml_repr(value)}"
+    return f", got a {_yaml_kind(value)}"
+
+
+def _yaml_repr(value: None | bool | int | float | str) -> str:
+    """``value`` as it would be spelled in YAML (shortened)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and not math.isfinite(value):
+        return ".nan" if math.isnan(value) else ("-.inf" if value < 0 else ".inf")
+    text = repr(value)
+    return text if len(text) <= 40 else text[:36] + "...'"
 
 
 def _yaml_kind(value: object) -> str:

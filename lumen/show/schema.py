@@ -60,15 +60,24 @@ class _Model(BaseModel):
 class SignalConfig(_Model):
     """The generated test music used when ``audio.source`` is ``signal``."""
 
-    bpm: float = Field(default=124.0, ge=40.0, le=240.0, description="Tempo, beats per minute, 40..240.")
+    bpm: float = Field(
+        default=124.0, ge=40.0, le=240.0, description="Tempo, beats per minute, 40..240."
+    )
     swing: float = Field(
-        default=0.0, ge=0.0, le=0.5, description="Swing of off-beat sixteenths, fraction of a step, 0..0.5."
+        default=0.0,
+        ge=0.0,
+        le=0.5,
+        description="Swing: delay of off-beat sixteenths, fraction of a step, 0..0.5.",
     )
     seed: int = Field(
         default=1, ge=0, le=2**32 - 1, description="Random seed of the generator, 0..4294967295."
     )
-    key: int = Field(default=9, ge=0, le=11, description="Tonic pitch class, 0 = C .. 11 = B (9 = A).")
-    mode: Literal["major", "minor"] = Field(default="minor", description="Scale mode: major | minor.")
+    key: int = Field(
+        default=9, ge=0, le=11, description="Tonic pitch class, 0 = C .. 11 = B (9 = A)."
+    )
+    mode: Literal["major", "minor"] = Field(
+        default="minor", description="Scale mode: major | minor."
+    )
 
 
 class AudioConfig(_Model):
@@ -108,7 +117,7 @@ class AudioConfig(_Model):
     @classmethod
     def _file_when_source_is_file(cls, v: str | None, info: ValidationInfo) -> str | None:
         if v is None and info.data.get("source") == "file":
-            raise _fail("missing", "required when source is 'file'")
+            raise _fail("required", "required when source is 'file'")
         return v
 
 
@@ -128,7 +137,10 @@ class AnalysisConfig(_Model):
         ),
     )
     tempo_min_bpm: float = Field(
-        default=70.0, ge=40.0, le=240.0, description="Slowest tempo the tracker reports, BPM, 40..240."
+        default=70.0,
+        ge=40.0,
+        le=240.0,
+        description="Slowest tempo the tracker reports, BPM, 40..240.",
     )
     tempo_max_bpm: float = Field(
         default=180.0,
@@ -213,10 +225,16 @@ class RenderConfig(_Model):
 
     fps: float = Field(default=60.0, ge=1.0, le=240.0, description="Frame rate, frames/s, 1..240.")
     width: int | None = Field(
-        default=None, ge=1, le=16384, description="Render width, px, 1..16384; null = the wall width."
+        default=None,
+        ge=1,
+        le=16384,
+        description="Render width, px, 1..16384; null = the wall width.",
     )
     height: int | None = Field(
-        default=None, ge=1, le=16384, description="Render height, px, 1..16384; null = the wall height."
+        default=None,
+        ge=1,
+        le=16384,
+        description="Render height, px, 1..16384; null = the wall height.",
     )
 
 
@@ -238,7 +256,10 @@ class WallConfig(_Model):
         default="RGB", description="Channel order the pixels expect on the wire."
     )
     gamma: float = Field(
-        default=1.0, ge=1.0, le=3.0, description="Output gamma, 1.0..3.0 (applied at the output stage)."
+        default=1.0,
+        ge=1.0,
+        le=3.0,
+        description="Output gamma, 1.0..3.0 (applied at the output stage).",
     )
     brightness: float = Field(
         default=1.0, ge=0.0, le=1.0, description="Brightness cap, fraction of full, 0..1."
@@ -288,9 +309,8 @@ class SacnOutputConfig(_Model):
             raise _fail("ip_address", f"{v!r} is not an IPv4 address") from None
         if ip.is_unspecified:
             raise _fail("ip_address", "0.0.0.0 is not a destination address")
-        if (ip.is_multicast or ip == ipaddress.IPv4Address("255.255.255.255")) and not info.data.get(
-            "allow_multicast", False
-        ):
+        special = ip.is_multicast or ip == ipaddress.IPv4Address("255.255.255.255")
+        if special and not info.data.get("allow_multicast", False):
             kind = "multicast" if ip.is_multicast else "broadcast"
             raise _fail(
                 "ip_address", f"{ip} is a {kind} address; set allow_multicast: true to send to it"
@@ -329,7 +349,9 @@ class ShowConfig(_Model):
     """
 
     version: int = Field(description="Show file format version; only 1 is supported.")
-    name: str = Field(default="untitled", min_length=1, description="Show name, for displays and logs.")
+    name: str = Field(
+        default="untitled", min_length=1, description="Show name, for displays and logs."
+    )
     audio: AudioConfig = Field(default_factory=AudioConfig, description="Audio input.")
     analysis: AnalysisConfig = Field(
         default_factory=AnalysisConfig, description="Music analysis."

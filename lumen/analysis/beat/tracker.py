@@ -25,6 +25,9 @@ from lumen.features import IDX
 #: (measured on generated music with known beats; see tests/unit/analysis).
 DETECTION_DELAY_S = 0.012
 
+#: Band of the phase reference flux, Hz.
+LOW_BAND_HZ = (30.0, 150.0)
+
 
 @analyzers.register("tempo")
 class TempoTracker(HopAnalyzer):
@@ -43,6 +46,14 @@ class TempoTracker(HopAnalyzer):
         self.fps = spec.frame_rate_hz
         self.n_hist = int(round(6.0 * self.fps))
         self.env = np.zeros(self.n_hist, dtype=np.float64)
+        # Low-frequency flux (kick and bass attacks, below 150 Hz): the phase reference, since
+        # off-beat hats and pumping bass often make the broadband flux peak between beats.
+        self.low_env = np.zeros(self.n_hist, dtype=np.float64)
+        freqs_all = np.fft.rfftfreq(spec.n_fft, 1.0 / spec.sr)
+        self._low_bins = slice(int(np.searchsorted(freqs_all, LOW_BAND_HZ[0])), max(2, int(np.searchsorted(freqs_all, LOW_BAND_HZ[1]))))
+        n_low = self._low_bins.stop - self._low_bins.start
+        self._low_prev = np.zeros(n_low, dtype=np.float32)
+        self._low_log = np.zeros(n_low, dtype=np.float32)
         self.lag_min = max(2, int(math.floor(60.0 * self.fps / spec.tempo_max_bpm)))
         self.lag_max = int(math.ceil(60.0 * self.fps / spec.tempo_min_bpm))
         lags = np.arange(self.lag_min, self.lag_max + 1, dtype=np.float64)
@@ -60,6 +71,8 @@ class TempoTracker(HopAnalyzer):
     def reset(self) -> None:
         """Forget tempo, phase and history."""
         self.env[:] = 0.0
+        self.low_env[:] = 0.0
+        self._low_prev[:] = 0.0
         self.n = 0
         self.period_s = 0.0
         self.next_beat_t = 0.0
@@ -75,13 +88,13 @@ class TempoTracker(HopAnalyzer):
 
     # -- estimation -------------------------------------------------------------------------
 
-    def _history(self) -> npt.NDArray[np.float64]:
-        """The onset history in time order (oldest first)."""
+    def _history(self, ring: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        """An onset history ring in time order (oldest first)."""
         k = self.n % self.n_hist
-        return np.concatenate((self.env[k:], self.env[:k]))
+        return np.concatenate((ring[k:], ring[:k]))
 
     def _estimate(self, t: float) -> None:
-        env = self._history()
+        env = self._history(self.env)
         env = env - env.mean()
         n_fft = 1 << int(np.ceil(np.log2(2 * env.size)))
         spec = np.fft.rfft(env, n_fft)
@@ -117,7 +130,13 @@ class TempoTracker(HopAnalyzer):
             else:
                 self._candidate_bpm = bpm
                 self._candidate_n = 1
-        self._phase(env, t)
+        low = self._history(self.low_env)
+        low_peak = low.max()
+        broad = self._history(self.env)
+        phase_env = broad / max(broad.max(), 1e-9)
+        if low_peak > 1e-9:
+            phase_env = phase_env * 0.3 + low / low_peak
+        self._phase(phase_env, t)
         conf = min(1.0, max(0.0, peak) * 1.6)
         self.confidence += 0.5 * (conf * min(1.0, self._activity * 4.0) - self.confidence)
 
@@ -160,6 +179,10 @@ class TempoTracker(HopAnalyzer):
         """Advance the beat clock by one hop and write the beat fields."""
         onset = float(vec[IDX["onset"]])
         self.env[self.n % self.n_hist] = onset
+        np.log1p(ctx.mag[self._low_bins], out=self._low_log)
+        np.subtract(self._low_log, self._low_prev, out=self._low_prev)
+        self.low_env[self.n % self.n_hist] = float(np.maximum(self._low_prev, 0.0).sum())
+        self._low_prev[:] = self._low_log
         self.n += 1
         t = ctx.t
         self._activity += 0.02 * ((1.0 if vec[IDX["energy"]] > 0.05 else 0.0) - self._activity)

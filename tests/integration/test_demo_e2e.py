@@ -1,0 +1,153 @@
+"""End to end: `lumen demo` and `lumen run` as a user runs them, checked from outside."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import struct
+import subprocess
+import sys
+import threading
+import uuid
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+LUMEN = [sys.executable, "-m", "lumen.cli"]
+
+pytestmark = [pytest.mark.network, pytest.mark.gpu, pytest.mark.slow]
+
+
+class SacnReceiver:
+    """Collects E1.31 data packets arriving on a UDP port of 127.0.0.1 (decoded by hand)."""
+
+    def __init__(self, port: int = 0) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", port))
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.packets: list[tuple[int, int, bytes]] = []  # (universe, sequence, slots)
+        self._stop = threading.Event()
+        self._th = threading.Thread(target=self._run, daemon=True)
+        self._th.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                data = self.sock.recv(1024)
+            except TimeoutError:
+                continue
+            if len(data) >= 126 and data[4:16] == b"ASC-E1.17\x00\x00\x00" and data[18:22] == b"\x00\x00\x00\x04":
+                universe = struct.unpack(">H", data[113:115])[0]
+                self.packets.append((universe, data[111], data[126:]))
+
+    def close(self) -> None:
+        self._stop.set()
+        self._th.join()
+        self.sock.close()
+
+
+def _show(tmp_path: Path, port: int, extra_outputs: str = "", **over: str) -> Path:
+    text = (REPO / "presets" / "demo.yaml").read_text()
+    text = text.replace("port: 5568", f"port: {port}")
+    for k, v in over.items():
+        text = text.replace(k, v)
+    text += extra_outputs
+    p = tmp_path / "show.yaml"
+    p.write_text(text)
+    return p
+
+
+def test_demo_runs_the_chain_and_sacn_reaches_a_receiver(tmp_path: Path) -> None:
+    rx = SacnReceiver()
+    try:
+        show = _show(tmp_path, rx.port)
+        out = tmp_path / "demo-out"
+        r = subprocess.run(LUMEN + ["demo", "--seconds", "8", "--out", str(out), "--show", str(show)], capture_output=True, text=True, timeout=120)
+    finally:
+        rx.close()
+    assert r.returncode == 0, r.stderr
+    summary = json.loads((out / "summary.json").read_text())
+    for key in ("seconds", "frames", "packets", "callbacks", "xruns", "late_frames", "latency_ms"):
+        assert key in summary
+    assert summary["frames"] > 100 and summary["callbacks"] > 1000
+    assert summary["xruns"] == 0
+    assert 0 < summary["latency_ms"]["p50"] <= summary["latency_ms"]["p99"] < 1000
+    # 64x32 pixels = 2048 = 12 full universes of 170 pixels + 8 pixels.
+    assert summary["universes"] == 13
+    universes = {u for u, _, _ in rx.packets}
+    assert universes == set(range(1, 14))
+    assert len(rx.packets) >= summary["packets"] * 0.95
+    # The wall is lit and changes with the music.
+    u1 = [np.frombuffer(s, np.uint8) for u, _, s in rx.packets if u == 1]
+    assert max(int(a.max()) for a in u1) > 100
+    assert len({a.tobytes() for a in u1}) > 20
+    # Sequence numbers of universe 1 increase by one (mod 256).
+    seqs = [s for u, s, _ in rx.packets if u == 1]
+    assert all((b - a) % 256 == 1 for a, b in zip(seqs, seqs[1:]))
+    assert (out / "preview.gif").stat().st_size > 1000
+    # The generated music is 124 bpm; the baseline tracker should have found it (or its octave).
+    est = summary["tempo"]["estimated_bpm"]
+    assert min(abs(est - 124), abs(est - 62), abs(est - 248)) < 3
+
+
+def test_demo_default_show_sends_to_the_standard_sacn_port() -> None:
+    text = (REPO / "presets" / "demo.yaml").read_text()
+    assert "address: 127.0.0.1" in text and "port: 5568" in text
+
+
+def test_show_with_a_typo_names_file_line_and_key(tmp_path: Path) -> None:
+    show = _show(tmp_path, 5568, **{"serpentine: true": "serpentin: true"})
+    r = subprocess.run(LUMEN + ["run", str(show), "--seconds", "1"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2
+    line = next(i for i, l in enumerate(show.read_text().splitlines(), 1) if "serpentin:" in l)
+    assert f"{show}:{line}:" in r.stderr and "wall.serpentin" in r.stderr and "serpentine" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_missing_audio_device_is_one_line_and_exit_3(tmp_path: Path) -> None:
+    show = _show(tmp_path, 5568)
+    r = subprocess.run(LUMEN + ["run", str(show), "--input", "no-such-device-xyz", "--seconds", "2"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 3, r.stderr
+    assert "Traceback" not in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+    assert "no-such-device-xyz" in r.stderr
+
+
+def _netns(name: str, *cmd: str) -> list[str]:
+    return ["ip", "netns", "exec", name, *cmd]
+
+
+def test_unreachable_output_is_counted_and_the_show_runs_on(tmp_path: Path) -> None:
+    """In a private network namespace with only loopback, one output points at an address
+    with no route (ENETUNREACH at sendto, nothing leaves): its errors are counted while the
+    loopback output keeps delivering."""
+    ns = f"lumen-t{uuid.uuid4().hex[:8]}"
+    subprocess.run(["ip", "netns", "add", ns], check=True)
+    try:
+        subprocess.run(_netns(ns, "ip", "link", "set", "lo", "up"), check=True)
+        extra = "\n  - type: sacn\n    address: 192.0.2.1\n    port: 5568\n    universe: 1\n"
+        show = _show(tmp_path, 5569, extra_outputs=extra)
+        out = tmp_path / "o"
+        code = (
+            "import socket,sys,subprocess,json;"
+            "s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM);s.bind(('127.0.0.1',5569));s.settimeout(0.5);"
+            f"p=subprocess.Popen({LUMEN + ['demo', '--seconds', '5', '--out', str(out), '--show', str(show)]!r});"
+            "n=0\n"
+            "while p.poll() is None:\n"
+            " try:\n  s.recv(1024); n+=1\n except OSError: pass\n"
+            "print(json.dumps({'rc': p.returncode, 'received': n}))"
+        )
+        r = subprocess.run(_netns(ns, sys.executable, "-c", code), capture_output=True, text=True, timeout=120, env={**os.environ})
+        assert r.returncode == 0, r.stderr
+        res = json.loads(r.stdout.strip().splitlines()[-1])
+        assert res["rc"] == 0, r.stderr
+        summary = json.loads((out / "summary.json").read_text())
+        assert summary["send_errors"] > 0
+        assert res["received"] > 100
+        assert summary["frames"] > 100
+    finally:
+        subprocess.run(["ip", "netns", "del", ns], check=False)

@@ -1,0 +1,125 @@
+"""lumen's sACN output against a real receiver: olad (OLA 0.10.9) in a private network namespace.
+
+The namespace is created by ../shared/peers/ola_netns_up.sh and deleted by ola_netns_down.sh in
+a fixture; the senders run inside it (tests/helpers/olad_scenarios.py), so the multicast
+scenarios never reach a real network. Values are read back from olad's HTTP ``get_dmx``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = [pytest.mark.network, pytest.mark.slow]
+
+PEERS = Path(os.environ.get("LUMEN_PEERS", Path(__file__).resolve().parents[3] / "shared" / "peers"))
+UP = PEERS / "ola_netns_up.sh"
+DOWN = PEERS / "ola_netns_down.sh"
+HELPER = Path(__file__).resolve().parents[1] / "helpers" / "olad_scenarios.py"
+
+
+def _unavailable() -> str:
+    """Why the olad tests cannot run here ("" if they can)."""
+    if shutil.which("olad") is None:
+        return "olad is not installed (Debian package `ola`; scripts/setup.sh installs it)"
+    if shutil.which("ip") is None or shutil.which("curl") is None:
+        return "`ip` (iproute2) or `curl` is not installed"
+    if os.geteuid() != 0:
+        return "creating a network namespace needs root"
+    if not (UP.exists() and DOWN.exists()):
+        return f"OLA namespace scripts not found in {PEERS} (set LUMEN_PEERS)"
+    probe = subprocess.run(["ip", "netns", "list"], capture_output=True, timeout=10)
+    if probe.returncode != 0:
+        return f"`ip netns` is unavailable: {probe.stderr.decode(errors='replace').strip()}"
+    return ""
+
+
+@pytest.fixture(scope="module")
+def olad_netns() -> Iterator[str]:
+    """A fresh namespace with olad receiving sACN universes 1..5; deleted afterwards."""
+    reason = _unavailable()
+    if reason:
+        pytest.skip(reason)
+    netns = f"lumen-t{os.getpid()}{secrets.token_hex(3)}"
+    base = tempfile.mkdtemp(prefix="lumen-ola-")
+    os.chmod(base, 0o755)  # olad runs as user `olad` and must traverse to its config
+    conf = os.path.join(base, "ola-conf")
+    try:
+        up = subprocess.run([str(UP), netns, conf], capture_output=True, text=True, timeout=60)
+        if up.returncode != 0:
+            log = Path(conf, "olad.log")
+            pytest.fail(
+                f"ola_netns_up.sh failed ({up.returncode}): {up.stderr}\n"
+                + (log.read_text(errors="replace") if log.exists() else "")
+            )
+        yield netns
+    finally:
+        subprocess.run([str(DOWN), netns, conf], capture_output=True, timeout=60)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def run_scenario(netns: str, name: str) -> dict[str, Any]:
+    """Run one helper scenario inside the namespace and return its JSON report."""
+    res = subprocess.run(
+        ["ip", "netns", "exec", netns, sys.executable, str(HELPER), netns, name],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert res.returncode == 0, f"scenario {name} failed:\n{res.stderr}"
+    report: dict[str, Any] = json.loads(res.stdout)
+    return report
+
+
+def test_unicast_universes_1_to_3_exact(olad_netns: str) -> None:
+    report = run_scenario(olad_netns, "unicast")
+    for u in ("1", "2", "3"):
+        assert report["got"][u] == report["expected"][u], f"universe {u}"
+    stats = report["stats"]
+    assert stats["frames_sent"] == 1
+    assert stats["send_errors"] == 0
+    assert stats["packets"] == 3 + 3 * 3  # one frame, then three Stream_Terminated per universe
+
+
+def test_multicast_group_address_239_255_0_1(olad_netns: str) -> None:
+    report = run_scenario(olad_netns, "multicast_address")
+    assert report["got"]["1"] == report["expected"]["1"]
+    assert report["errors"] == 0
+
+
+def test_multicast_one_group_per_universe(olad_netns: str) -> None:
+    report = run_scenario(olad_netns, "multicast_groups")
+    assert report["destinations"] == [["239.255.0.1", 5568], ["239.255.0.2", 5568], ["239.255.0.3", 5568]]
+    for u in ("1", "2", "3"):
+        assert report["got"][u] == report["expected"][u], f"universe {u}"
+
+
+def test_higher_priority_wins_until_stream_terminated(olad_netns: str) -> None:
+    s = run_scenario(olad_netns, "priority")
+    assert s["low_alone"] == s["low"]
+    assert s["both"] == s["high"]
+    assert s["barrier_1"] and s["barrier_2"], "olad did not process the marker packets"
+    # Silent but not terminated: olad still holds the high-priority source.
+    assert s["high_silent"] == s["high"]
+    # Stream_Terminated: olad dropped it at once, the low-priority source took over.
+    assert s["terminate_ok"] == 3
+    assert s["high_terminated"] == s["low"]
+
+
+def test_keepalives_outlive_the_source_timeout(olad_netns: str) -> None:
+    s = run_scenario(olad_netns, "keepalive")
+    assert s["hi4_seen"] and s["hi5_seen"] and s["barrier"]
+    assert s["u4"] == s["hi4"], "the kept-alive source was dropped by olad"
+    assert s["u5"] == s["lo5"], "the silent source should have timed out (control)"
+    assert s["stats"]["keepalives"] >= 5
+    assert s["stats"]["frames_sent"] == 1

@@ -1,0 +1,48 @@
+"""Stress: a show process rendering heavy frames must not cost the listen process a callback.
+
+The listen process captures from a real PortAudio stream on the JACK dummy server while the
+show process renders an expensive shader at 1920x1080 on llvmpipe (which uses every core).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from lumen.engine import Engine, EngineOptions
+from lumen.show.load import load_show_text
+
+pytestmark = [pytest.mark.hardware, pytest.mark.gpu, pytest.mark.slow]
+
+SHOW = """
+version: 1
+audio: {source: device, device: JACK, sr: 48000, blocksize: 256, channels: 2}
+scene: {shader: heavy.fs}
+render: {fps: 60, width: 1920, height: 1080}
+wall: {width: 64, height: 32}
+outputs: [{type: sacn, address: 127.0.0.1, port: 5599}]
+"""
+
+
+def test_heavy_rendering_does_not_cost_the_listen_process_a_callback(jack_server: str) -> None:
+    cfg = load_show_text(SHOW)
+    engine = Engine(cfg, None, EngineOptions(gl_backend="egl"))
+    engine.start()
+    try:
+        ticks: list[dict] = []
+        engine.run(8.0, on_tick=ticks.append)
+        snap = engine.snapshot()
+    finally:
+        engine.stop()
+    listen, show = snap["listen"], snap["show"]
+    # The frame thread was really busy: frames took far longer than a light shader's.
+    assert show["frames"] > 10
+    assert snap["render_ms_mean"] > 10.0
+    # ...and the audio side lost nothing.
+    assert listen["xruns"] == 0
+    assert listen["input_overflows"] == 0
+    assert listen["analysis_overruns"] == 0
+    expected = snap["elapsed_s"] * 48000 / 256
+    assert listen["callbacks"] >= expected * 0.97, (listen["callbacks"], expected)
+    assert listen["hops"] >= listen["frames"] // 480 - 2
