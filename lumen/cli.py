@@ -154,7 +154,7 @@ def _write_preview(engine: Any, out: Path, cfg: Any) -> None:
     if not frames:
         return
     scale = max(1, 512 // max(frames[0].shape[1], 1))
-    imgs = [Image.fromarray(f).resize((f.shape[1] * scale, f.shape[0] * scale), Image.NEAREST) for f in frames]
+    imgs = [Image.fromarray(f).resize((f.shape[1] * scale, f.shape[0] * scale), Image.Resampling.NEAREST) for f in frames]
     imgs[-1].save(out / "preview.png")
     imgs[0].save(out / "preview.gif", save_all=True, append_images=imgs[1:], duration=100, loop=0)
 

@@ -31,7 +31,7 @@ import numpy.typing as npt
 
 from lumen.errors import ConfigError, ConfigIssue, DeviceError, LumenError, ShaderError
 from lumen.features import N_FIELDS, Features, from_vector
-from lumen.rt.clock import now, sleep_until
+from lumen.rt.clock import now
 from lumen.rt.counters import Counters
 from lumen.rt.inbox import Inbox
 from lumen.rt.mailbox import Mailbox
@@ -308,6 +308,7 @@ class FrameThread(threading.Thread):
         inbox: Inbox[Any],
         gl_backend: str = "auto",
         latency_s: float = 0.0,
+        min_interval_s: float = 0.0,
         preview_every: int = 0,
         preview_max: int = 0,
         on_ready: Callable[[BaseException | None], None] | None = None,
@@ -326,6 +327,7 @@ class FrameThread(threading.Thread):
         self.inbox = inbox
         self.gl_backend = gl_backend
         self.latency_s = latency_s
+        self.min_interval_s = min_interval_s
         self.preview_every = preview_every
         self.preview_max = preview_max
         self.previews: list[npt.NDArray[np.uint8]] = []
@@ -358,13 +360,28 @@ class FrameThread(threading.Thread):
         dmx = self.pixelmap.new_dmx()
         vec = np.zeros(N_FIELDS, dtype=np.float64)
         period = 1.0 / self.fps
+        # Frames follow the audio: one is rendered as soon as a new hop's features arrive,
+        # at most one per frame period (less half a hop, so 60 fps snaps to every 2nd hop),
+        # and at least one per two periods when no audio comes (animation keeps moving).
+        min_gap = max(0.0, period - 0.005, self.min_interval_s)
+        max_gap = 2.0 * period
         self.t_start = now()
-        next_t = self.t_start
+        last_frame_t = -1e9
+        last_pub = -1
         frame = 0
         last_seq = -1.0
         last_check = 0.0
         while not self.stop_event.is_set():
-            t_now = now()
+            while True:
+                t_now = now()
+                since = t_now - last_frame_t
+                if since >= max_gap or self.stop_event.is_set():
+                    break
+                if since >= min_gap and self.mailbox.publishes != last_pub:
+                    break
+                time.sleep(0.0005)
+            last_frame_t = t_now
+            last_pub = self.mailbox.publishes
             for cmd in self.inbox.drain():
                 self._apply(cmd)
             if self.mailbox.read(vec):
@@ -399,11 +416,8 @@ class FrameThread(threading.Thread):
             frame += 1
             c.bump(s_frames)
             self.stats.features = f
-            next_t += period
-            if now() > next_t + period:
-                c.bump(s_late)
-                next_t = now()  # drop the backlog rather than racing to catch up
-            sleep_until(next_t)
+            if now() - t_now > period:
+                c.bump(s_late)  # this frame took longer than its period
         program.release()
         renderer.release()
         ctx.release()
@@ -552,6 +566,7 @@ class Engine:
             render_size=self.render_size, pixelmap=self.pixelmap, output=self.output, fps=fps,
             gamma=self.cfg.wall.gamma, brightness=self.cfg.wall.brightness, counters=self.show_counters,
             inbox=self.inbox, gl_backend=self.options.gl_backend, latency_s=latency_s,
+            min_interval_s=1.0 / rate,
             preview_every=every, preview_max=self.options.preview_max, on_ready=on_ready,
         )
         self.output.start()

@@ -100,7 +100,7 @@ _LEAD_PATTERNS: Final[tuple[tuple[int, ...], ...]] = (
 _PAD_LOOP_LEN: Final[int] = 1 << 17  # samples in a pad chord loop (bin spacing sr / 2**17)
 _RISER_LOOP_LEN: Final[int] = 1 << 16
 _RISER_BANDS: Final[int] = 8
-_MIX_NORM: Final[float] = 0.9  # internal mix -> master: a drop peaks near 0 dBFS at gain_db=0
+_MIX_NORM: Final[float] = 0.75  # internal mix -> master; the drop peaks near 0.8 at gain_db=-6
 _CLIP_KNEE: Final[float] = 0.89  # soft clip above this level (-1 dBFS); the output never exceeds 1
 _NOTE_CACHE_MAX: Final[int] = 512
 _PAD_GAIN: Final[float] = 0.3  # pad loops have unit RMS; this sits them under the drums

@@ -44,7 +44,8 @@ def set_jack_client_name(name: str) -> bool:
 def import_sounddevice() -> ModuleType:
     """Import sounddevice, turning a missing PortAudio library into a `DeviceError`."""
     try:
-        import sounddevice
+        import sounddevice as sd
     except OSError as e:  # sounddevice raises OSError when libportaudio is missing
         raise DeviceError(f"PortAudio is not available ({e}); install Debian's libportaudio2") from None
-    return sounddevice
+    module: ModuleType = sd
+    return module

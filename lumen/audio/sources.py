@@ -358,16 +358,16 @@ class SignalSource(_PacedSource):
         super().__init__(sr=sr, blocksize=blocksize, n_channels=n_channels, realtime_pace=realtime_pace)
         self.params = params if params is not None else MusicParams()
         self.generator = MusicGenerator(self.params, sr=sr, n_channels=n_channels)
-        self._left = None if seconds is None else int(round(seconds * sr))
+        self._left: int | None = None if seconds is None else int(round(seconds * sr))
 
     def _fill(self, out: npt.NDArray[np.float32]) -> int:
         if self._left is not None:
             if self._left <= 0:
                 return 0
-            n = min(self._left, out.shape[0])
+            n = min(self._left, int(out.shape[0]))
             self._left -= n
         else:
-            n = out.shape[0]
+            n = int(out.shape[0])
         self.generator.render(out)
         if n < out.shape[0]:
             out[n:] = 0.0
@@ -447,7 +447,7 @@ class FileSource(_PacedSource):
     @property
     def duration_s(self) -> float:
         """Length of the file in seconds."""
-        return self.data.shape[0] / self.sr
+        return float(self.data.shape[0] / self.sr)
 
     def _fill(self, out: npt.NDArray[np.float32]) -> int:
         n_total = self.data.shape[0]

@@ -45,6 +45,7 @@ class Mailbox:
                 self._shm = shared_memory.SharedMemory(create=True, size=nbytes, name=name)
             else:
                 self._shm = shared_memory.SharedMemory(name=name)
+            assert self._shm.buf is not None
             buf = self._shm.buf
         self._seq = np.ndarray((1,), dtype=np.int64, buffer=buf, offset=0)
         self._count = np.ndarray((1,), dtype=np.int64, buffer=buf, offset=8)

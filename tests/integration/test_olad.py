@@ -123,3 +123,34 @@ def test_keepalives_outlive_the_source_timeout(olad_netns: str) -> None:
     assert s["u5"] == s["lo5"], "the silent source should have timed out (control)"
     assert s["stats"]["keepalives"] >= 5
     assert s["stats"]["frames_sent"] == 1
+
+
+SOLID_SHADER = """/*{"DESCRIPTION": "a flat color for exact-value checks", "INPUTS": []}*/
+void main() {
+    gl_FragColor = vec4(0.2, 0.4, 0.6, 1.0);
+}
+"""
+
+
+@pytest.mark.gpu
+def test_lumen_demo_end_to_end_reaches_olad_with_exact_values(olad_netns: str, tmp_path: Path) -> None:
+    """The whole chain (listen process, GL render, patch, paced sACN) into olad: a flat color
+    on a 64x32 serpentine wall is 170 pixels of (51, 102, 153) in each full universe."""
+    repo = Path(__file__).resolve().parents[2]
+    (tmp_path / "solid.fs").write_text(SOLID_SHADER)
+    show = (repo / "presets" / "demo.yaml").read_text().replace("shader: pulse.fs", "shader: solid.fs")
+    (tmp_path / "show.yaml").write_text(show)
+    os.chmod(tmp_path, 0o755)
+    res = subprocess.run(
+        ["ip", "netns", "exec", olad_netns, sys.executable, "-m", "lumen.cli", "demo", "--seconds", "3",
+         "--out", str(tmp_path / "out"), "--show", str(tmp_path / "show.yaml")],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert res.returncode == 0, res.stderr
+    expected = [51, 102, 153] * 170 + [0, 0]
+    for u in (1, 2, 3, 4, 5):
+        got = subprocess.run(
+            ["ip", "netns", "exec", olad_netns, "curl", "-s", f"http://127.0.0.1:9090/get_dmx?u={u}"],
+            capture_output=True, text=True, timeout=10,
+        )
+        assert json.loads(got.stdout)["dmx"] == expected, f"universe {u}"
