@@ -189,6 +189,11 @@ def listen_main(spec: ListenSpec, stop: Any, status: Any) -> None:
         status.put(("done", ""))
         mailbox.close()
         counters.close()
+        # Leave without interpreter teardown: after a lost JACK server, PortAudio's atexit
+        # Pa_Terminate asserts and aborts. Everything is closed; flush the status queue first.
+        status.close()
+        status.join_thread()
+        os._exit(0)
 
 
 class ListenProcess:
@@ -208,11 +213,18 @@ class ListenProcess:
     def start(self, timeout_s: float = 30.0) -> None:
         """Start the process and wait until its source runs; raise `DeviceError` if it cannot."""
         self._proc.start()
-        try:
-            msg = self._status.get(timeout=timeout_s)
-        except queue.Empty:
-            self.stop()
-            raise LumenError(f"listen process did not start within {timeout_s:.0f} s") from None
+        deadline = now() + timeout_s
+        msg: tuple[Any, ...] = ()
+        while not msg:
+            try:
+                msg = self._status.get(timeout=0.2)
+            except queue.Empty:
+                if not self._proc.is_alive():
+                    self.close()
+                    raise LumenError(f"listen process exited during start-up (exit code {self._proc.exitcode})") from None
+                if now() > deadline:
+                    self.stop()
+                    raise LumenError(f"listen process did not start within {timeout_s:.0f} s") from None
         if msg[0] == "error":
             self._proc.join(timeout=5.0)
             self.close()
@@ -589,7 +601,7 @@ class Engine:
         The main thread acts as the health loop: it reads both processes' counters each tick
         and reports new faults (rate-limited) through logging.
         """
-        deadline = None if seconds is None else self.t_start + seconds
+        deadline = None if seconds is None else now() + seconds
         try:
             while self.running() and (deadline is None or now() < deadline):
                 time.sleep(tick_s if deadline is None else max(0.0, min(tick_s, deadline - now())))

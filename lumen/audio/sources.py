@@ -147,6 +147,10 @@ class DeviceSource(AudioSource):
         self._stream: Any = None
         self._stopping = False
         self._reopen_at = 0.0
+        self._last_callbacks = -1
+        self._last_progress = 0.0
+        #: Seconds without a callback after which a running stream counts as lost.
+        self.stall_s = max(0.5, 20 * blocksize / sr)
 
     def find_device(self, device: str | int | None) -> int:
         """Resolve ``device`` to a PortAudio input device index; raise `DeviceError` if none."""
@@ -186,6 +190,7 @@ class DeviceSource(AudioSource):
         self._attach(ring, counters)
         self._stopping = False
         self._open()
+        self._last_progress = now()
 
     def _open(self) -> None:
         try:
@@ -223,25 +228,43 @@ class DeviceSource(AudioSource):
         c.bump(self._s_frames, frames)
 
     def poll(self) -> None:
-        """Detect a stream that died (device lost) and try to reopen it every 2 s."""
-        if self._stopping or self._counters is None:
-            return
-        s = self._stream
-        if s is not None and s.active:
+        """Detect a lost device and try to reopen it every 2 s.
+
+        A stream is lost when PortAudio stops it on its own, or when it claims to run but no
+        callback arrived for `stall_s` (a JACK server that died leaves the stream "active").
+        """
+        c = self._counters
+        if self._stopping or c is None:
             return
         t = now()
+        s = self._stream
         if s is not None:
-            self._counters.bump(self._counters.slot("device_lost"))
-            s.close(ignore_errors=True)
+            n = c.values[self._s_callbacks]
+            if n != self._last_callbacks:
+                self._last_callbacks = n
+                self._last_progress = t
+                return
+            if s.active and t - self._last_progress < self.stall_s:
+                return
+            c.bump(c.slot("device_lost"))
             self._stream = None
+            self._abandon(s)
             self._reopen_at = t + 2.0
             return
         if t >= self._reopen_at:
             try:
                 self._open()
-                self._counters.bump(self._counters.slot("device_reopened"))
+                c.bump(c.slot("device_reopened"))
+                self._last_progress = now()
             except DeviceError:
                 self._reopen_at = t + 2.0
+
+    @staticmethod
+    def _abandon(stream: Any) -> None:
+        """Close a dead stream without letting a hung host API block the caller."""
+        closer = threading.Thread(target=stream.close, kwargs={"ignore_errors": True}, daemon=True)
+        closer.start()
+        closer.join(timeout=1.0)
 
     def stop(self) -> None:
         """Stop and close the stream."""
