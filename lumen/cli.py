@@ -21,6 +21,7 @@ from lumen.errors import ConfigError, DeviceError, LumenError, OutputError, Shad
 EXIT_OK, EXIT_CONFIG, EXIT_DEVICE, EXIT_RUNTIME = 0, 2, 3, 4
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEMO_SHOW = REPO_ROOT / "presets" / "demo.yaml"
+AUDIO_SUFFIXES = frozenset({".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif", ".opus", ".m4a"})
 
 log = logging.getLogger("lumen")
 
@@ -166,7 +167,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     cfg = _load(args.show)
     source: dict[str, Any] | None = None
     if args.input is not None:
-        if Path(args.input).is_file():
+        looks_like_file = Path(args.input).is_file() or "/" in args.input or Path(args.input).suffix.lower() in AUDIO_SUFFIXES
+        if looks_like_file:
             source = {"source": "file", "file": str(Path(args.input).resolve()), "loop_file": False}
         else:
             dev: str | int = int(args.input) if args.input.isdigit() else args.input

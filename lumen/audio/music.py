@@ -271,7 +271,7 @@ class _Grid:
             k, b = divmod(g, self.n_bars)
             return k * self.period_s + self._offset_list[b]
         if g < self.n_bars:
-            return 0 * self.period_s + self._offset_list[g]
+            return self._offset_list[g]
         return self.period_s + (g - self.n_bars) * 1.0
 
     def beat_s_of(self, g: int) -> float:
@@ -418,8 +418,9 @@ class _Hit:
     pan: float = 0.0  # -1 (left) .. 1 (right)
     n_samples: int = 0  # notes: gate length; drums: choke length (0 = the whole sound)
     midi: int = 0
-    variant: int = 0
-    sustain: bool = False
+    variant: int = 0  # which of the drum sound's variants
+    sustain: bool = False  # bass: a slow, held note
+    echo_n: int = 0  # lead: delay of the echoes, samples
 
 
 @dataclass(frozen=True, slots=True)
@@ -456,7 +457,7 @@ class _BarPlan:
 
 
 def _midi_hz(midi: float) -> float:
-    return 440.0 * 2.0 ** ((midi - 69.0) / 12.0)
+    return 440.0 * math.pow(2.0, (midi - 69.0) / 12.0)
 
 
 def _fade_out(x: F64, n_fade: int) -> None:
@@ -496,7 +497,9 @@ class _Bank:
         self.clap = self._make_clap(rng)
         self.snare = self._make_snare(rng)
         self.hats = [self._make_hat(rng, float(rng.uniform(0.028, 0.045)), 0.09) for _ in range(4)]
-        self.open_hats = [self._make_hat(rng, float(rng.uniform(0.18, 0.26)), 0.45) for _ in range(2)]
+        self.open_hats = [
+            self._make_hat(rng, float(rng.uniform(0.18, 0.26)), 0.45) for _ in range(2)
+        ]
         self.crash = self._make_crash(rng)
         self.riser_bands = self._make_riser_bands()
         self._notes: dict[tuple[str, int, int, bool], F64] = {}
@@ -576,7 +579,7 @@ class _Bank:
     def _make_riser_bands(self) -> F32:
         """Periodic noise loops in `_RISER_BANDS` bands from 250 Hz to 9 kHz, shape (bands, n, 2).
 
-        Built in the frequency domain so each loop wraps seamlessly; crossfading neighbouring
+        Built in the frequency domain so each loop wraps seamlessly; crossfading neighboring
         bands sweeps a band-pass upward without a time-varying filter.
         """
         rng = np.random.default_rng([self.seed, 4])
@@ -688,7 +691,7 @@ class _Bank:
                         phi = h * phases[(c, i, v)]
                         np.add.at(spec, h * k0, amp * np.exp(1j * phi))
                 x = np.fft.irfft(spec, n)
-                loop[:, c] = x / math.sqrt(math.fsum(float(v) ** 2 for v in x[::64]) / (n / 64))
+                loop[:, c] = x / math.sqrt(math.fsum(float(s) ** 2 for s in x[::64]) / (n / 64))
             loops.append(loop)
         result = (loops[0], loops[1])
         self._pads[chord] = result
@@ -792,10 +795,10 @@ class _Stream:
             x = bank.lead_note(hit.midi, hit.n_samples)
             self._add_mono(self.music, hit.start, x, hit.velocity, hit.pan)
             # Dotted-eighth echoes, bouncing between the sides.
-            delay = hit.variant
             for n_echo, gain in ((1, 0.4), (2, 0.18)):
                 pan = -hit.pan if n_echo % 2 else hit.pan
-                self._add_mono(self.music, hit.start + n_echo * delay, x, hit.velocity * gain, pan)
+                start = hit.start + n_echo * hit.echo_n
+                self._add_mono(self.music, start, x, hit.velocity * gain, pan)
         elif inst == "crash":
             self._add_stereo(self.drums, hit.start, bank.crash * hit.velocity)
         else:
@@ -914,7 +917,9 @@ class MusicGenerator:
     time, so a producer thread rendering ahead into a ring buffer keeps up easily.
     """
 
-    def __init__(self, params: MusicParams = MusicParams(), sr: int = 48000, n_channels: int = 2) -> None:
+    def __init__(
+        self, params: MusicParams = MusicParams(), sr: int = 48000, n_channels: int = 2
+    ) -> None:
         if not 8000 <= sr <= 192000:
             raise ValueError(f"sr must be in 8000..192000 Hz, got {sr!r}")
         if n_channels < 1:
@@ -1133,6 +1138,10 @@ class MusicGenerator:
             offset = s + (p.swing if s % 2 else 0.0)
             return self._sample((t0 + j * beat) + offset * q)
 
+        def gate(step: int, length: float) -> int:
+            # A swung note keeps its unswung end, so it never rings into the next beat.
+            return int(round((length - (p.swing if step % 2 else 0.0)) * q * sr))
+
         sec_first = k * grid.n_bars + grid.section_first_bar[si]
         sec_start = self._sample(grid.bar_start_s(sec_first))
         sec_end = self._sample(grid.bar_start_s(sec_first + n_sec))
@@ -1148,7 +1157,9 @@ class MusicGenerator:
         if st.kick > 0.0 and not (label == "build" and not first_half):
             for j in range(bpb):
                 s0 = at(4 * j)
-                hits.append(_Hit("kick", s0, st.kick))
+                # Choke at the next beat, so fast tempos never stack kick tails.
+                choke = at(4 * j + 4) - s0 - int(_CHOKE_GAP_S * sr)
+                hits.append(_Hit("kick", s0, st.kick, n_samples=choke))
                 kicks.append((s0, st.duck))
         if st.clap > 0.0:
             for j in range(1, bpb, 2):
@@ -1196,12 +1207,11 @@ class MusicGenerator:
             else:
                 for j in range(bpb):
                     for s, length, octave in song.bass_pattern:
-                        n = int(round(length * q * sr))
+                        n = gate(s, length)
                         vel = st.bass * (1.0 if s == 2 else 0.85)
                         midi = chord.bass_midi + 12 * octave
                         hits.append(_Hit("bass", at(4 * j + s), vel, 0.0, n, midi))
         if st.lead > 0.0:
-            n = int(round(0.8 * q * sr))
             delay = int(round(3.0 * q * sr))
             for m in range(n_steps):
                 idx = song.lead_pattern[m % len(song.lead_pattern)]
@@ -1209,7 +1219,8 @@ class MusicGenerator:
                     continue
                 midi = chord.lead_midi[idx % len(chord.lead_midi)]
                 vel = st.lead * (1.0 if m % 4 == 0 else 0.75)
-                hits.append(_Hit("lead", at(m), vel, 0.25 if m % 2 else -0.25, n, midi, delay))
+                pan = 0.25 if m % 2 else -0.25
+                hits.append(_Hit("lead", at(m), vel, pan, gate(m, 0.8), midi, echo_n=delay))
 
         pad: _PadPlan | None = None
         key = self._pad_key(g)
@@ -1227,7 +1238,7 @@ class MusicGenerator:
             )
         riser = None
         if st.riser:
-            riser = _RiserPlan(0.3, progress(start), progress(end), fade_out=i == n_sec - 1)
+            riser = _RiserPlan(0.9, progress(start), progress(end), fade_out=i == n_sec - 1)
         hits.sort(key=lambda h: h.start)
         return _BarPlan(start, end, tuple(hits), pad, riser, tuple(kicks))
 

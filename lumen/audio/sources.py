@@ -162,7 +162,8 @@ class DeviceSource(AudioSource):
             raise DeviceError(f"cannot list audio devices: {e}") from None
         inputs = [(i, d) for i, d in enumerate(devices) if d["max_input_channels"] > 0]
         if not inputs:
-            raise DeviceError("no audio input device found (is a sound card or JACK server present?)")
+            wanted = "" if device is None else f" matching {device!r}"
+            raise DeviceError(f"no audio input device{wanted}: this machine has no inputs (is a sound card or JACK server present?)")
         if device is None:
             default = sd.default.device[0]
             if default is not None and default >= 0 and devices[default]["max_input_channels"] > 0:

@@ -165,7 +165,7 @@ def test_demo_preset_loads() -> None:
     assert set(cfg.scene.params) == {"hue", "brightness", "flash", "bass_boost"}
     assert cfg.scene.params["brightness"] == "0.25 + 0.75 * energy"
     assert cfg.scene.params["hue"] == "bar_phase"
-    assert cfg.scene.params["flash"] == "beat_phase < 0.15"
+    assert cfg.scene.params["flash"] == "0.5 * pulse(beat_phase, 0.12) * smoothstep(0.3, 0.6, confidence)"
     assert len(cfg.outputs) == 1
     out = cfg.outputs[0]
     assert (out.type, out.address, out.port, out.universe) == ("sacn", "127.0.0.1", 5568, 1)
