@@ -91,8 +91,8 @@ class LevelsAnalyzer(HopAnalyzer):
     def reset(self) -> None:
         """Forget peaks and smoothed values."""
         hop_s = self.spec.hop_s
-        self._gain = AutoGain(30.0, 8.0, hop_s)
-        self._band_gain = [AutoGain(30.0, 8.0, hop_s) for _ in BANDS]
+        self._gain = AutoGain(24.0, 8.0, hop_s)
+        self._band_gain = [AutoGain(18.0, 8.0, hop_s) for _ in BANDS]
         self._energy = 0.0
         self._bands = [0.0] * len(BANDS)
 
