@@ -48,13 +48,13 @@ void main() {
     v *= 0.25;  // -1..1
 
     // Hue turns with the `hue` input and once per bar; the plasma spreads it locally.
-    float h = fract(hue + bar_phase + 0.18 * v);
+    float h = fract(hue + bar_phase + 0.3 * v);
     float sat = 0.75 + 0.2 * energy;
-    float val = (0.35 + 0.45 * energy) * (0.7 + 0.3 * v);
+    float val = (0.4 + 0.45 * energy) * (0.65 + 0.35 * v);
     vec3 wash = hsv2rgb(vec3(h, sat, val));
 
-    // Treble adds a fine shimmer on top of the wash.
-    wash *= 1.0 + 0.25 * treble * sin(q.x * 17.0 + q.y * 11.0 + t * 7.0);
+    // Treble adds a gentle shimmer (about 2 cycles across the height, fast in time).
+    wash *= 1.0 + 0.12 * treble * sin(q.x * 9.0 - q.y * 7.0 + t * 9.0);
 
     // Beat rings from the center: one per beat, and a fainter one from the offbeat (second half
     // of the beat). The first beat of the bar (bar_phase < 0.25) rings brighter.

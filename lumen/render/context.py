@@ -124,7 +124,8 @@ def _tag(ctx: moderngl.Context, backend: str, **extra: Any) -> moderngl.Context:
 
 def _create_egl_context() -> moderngl.Context:
     # backend="egl" is required: without it moderngl's standalone context tries GLX/X11.
-    ctx = moderngl.create_standalone_context(require=MIN_GL_VERSION, backend="egl")
+    settings: dict[str, Any] = {"backend": "egl"}  # (moderngl's stubs mistype **settings)
+    ctx = moderngl.create_standalone_context(require=MIN_GL_VERSION, **settings)
     return _tag(ctx, "egl")
 
 

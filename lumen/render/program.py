@@ -446,10 +446,10 @@ def _setter_kind(name: str, uniform: moderngl.Uniform) -> int:
         return KIND_PASSINDEX
     if uniform.dimension > 1:
         return KIND_VEC
-    if uniform.fmt == "1f":
+    if uniform.fmt == "1f":  # type: ignore[attr-defined]  # missing from moderngl's stubs
         return KIND_FLOAT
     # GL_BOOL is 0x8B56; ints and bools both upload with glUniform1i.
-    return KIND_BOOL if uniform.gl_type == 0x8B56 else KIND_INT
+    return KIND_BOOL if uniform.gl_type == 0x8B56 else KIND_INT  # type: ignore[attr-defined]
 
 
 def set_uniform(uniform: moderngl.Uniform, kind: int, value: UniformValue) -> None:

@@ -6,11 +6,14 @@ call without the context current would fail or crash.
 
 Frames leave the renderer as ``(height, width, 3)`` float32 linear RGB arrays, **row 0 at the
 top** of the image, ready for the patch stage. GL stores rows bottom-up, so the readback is
-flipped while it is copied into the caller's buffer. The framebuffer is RGBA32F by default:
-reading float pixels back as RGB is the fastest path on llvmpipe (no uint8 -> float
-conversion pass; see ``benchmarks/bench_render.py``) and keeps full precision for gamma and
-dimming curves downstream; it also keeps values outside 0..1 unclamped (the patch stage
-clamps). An RGBA8 framebuffer (``fbo_dtype="f1"``) is available for comparison.
+flipped while it is copied into the caller's buffer.
+
+The framebuffer is RGBA32F by default, read back as float RGB straight into a float32 buffer.
+Measured on llvmpipe (``benchmarks/bench_render.py``), an RGBA8 framebuffer read as uint8 and
+scaled to float32 costs the same for real shaders at every wall size (the shading dominates)
+and saves ~2 ms only for a trivial shader at 1920x1080. The float path keeps full precision for
+the gamma and dimming curves of the patch stage (8-bit frames band at low LED levels) and keeps
+values outside 0..1 unclamped (the patch stage clamps). ``fbo_dtype="f1"`` selects RGBA8.
 """
 
 from __future__ import annotations
@@ -74,10 +77,9 @@ class Renderer:
         self._texture = ctx.texture((self.width, self.height), 4, dtype=fbo_dtype)
         self.fbo = ctx.framebuffer(color_attachments=[self._texture])
         # Rows arrive bottom-up (GL order); `render` copies them flipped into the caller's array.
-        self._readback: npt.NDArray[np.float32] | npt.NDArray[np.uint8] = np.zeros(
-            self.shape, dtype=np.float32 if fbo_dtype == "f4" else np.uint8
-        )
-        self._flipped = self._readback[::-1]
+        # float32 for "f4", uint8 for "f1".
+        self._readback: npt.NDArray[np.generic] = np.zeros(self.shape, dtype=np.float32 if fbo_dtype == "f4" else np.uint8)
+        self._flipped: npt.NDArray[np.generic] = self._readback[::-1]
 
     @property
     def gl_renderer(self) -> str:
