@@ -14,10 +14,12 @@ Processes and threads (DESIGN.md §2)::
 
 from __future__ import annotations
 
+import gc
 import logging
 import multiprocessing as mp
 import os
 import queue
+import sys
 import threading
 import time
 import traceback
@@ -147,6 +149,30 @@ def analysis_loop(source: Any, ring: Any, analyzer: Any, mailbox: Mailbox, count
             counters.values[s_max] = dt
 
 
+def _prioritize_listen_process() -> str:
+    """Give the listen process's threads the CPU and the GIL ahead of rendering.
+
+    The PortAudio callback needs the GIL. If another thread of this process holds it and is
+    preempted by render threads (llvmpipe uses every core), the callback waits and the
+    stream overflows. So this process's threads run at a low real-time priority (below the
+    audio server's, SCHED_FIFO 1: they sleep nearly all the time, so they cost nothing),
+    falling back to a raised nice level, and the GIL switch interval is short. Called before
+    any thread starts, so every thread inherits it. Returns a note for the source
+    description when neither was permitted.
+    """
+    sys.setswitchinterval(0.0005)
+    try:
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(1))
+        return ""
+    except (OSError, AttributeError):  # no rtprio for this user, or not Linux
+        pass
+    try:
+        os.setpriority(os.PRIO_PROCESS, 0, -10)
+    except OSError:
+        return " (normal priority: no permission to raise it)"
+    return " (nice -10: no permission for real-time priority)"
+
+
 def listen_main(spec: ListenSpec, stop: Any, status: Any) -> None:
     """Entry point of the listen process.
 
@@ -154,6 +180,7 @@ def listen_main(spec: ListenSpec, stop: Any, status: Any) -> None:
     then runs until ``stop`` is set or a finite source is exhausted.
     """
     mailbox = counters = None
+    notes = _prioritize_listen_process()
     try:
         from lumen.analysis.analyzer import Analyzer
         from lumen.analysis.base import AnalysisSpec
@@ -177,10 +204,20 @@ def listen_main(spec: ListenSpec, stop: Any, status: Any) -> None:
     except Exception as e:  # anything else is a bug: report it whole, exit 4
         status.put(("error", 4, f"listen process failed: {e!r}\n{traceback.format_exc()}"))
         return
-    status.put(("ready", source.describe()))
+    # A cyclic-GC pass can start on whichever thread allocates, the audio callback included,
+    # and a full pass over this process's objects takes milliseconds. So: everything built so
+    # far is frozen out of collection, automatic collection is off, and this thread collects
+    # the young generations (cheap: there is little garbage here) every few seconds.
+    gc.freeze()
+    gc.disable()
+    status.put(("ready", source.describe() + notes))
     try:
+        n_polls = 0
         while not stop.is_set() and thread.is_alive():
             source.poll()
+            n_polls += 1
+            if n_polls % 16 == 0:
+                gc.collect(1)
             stop.wait(0.25)
     finally:
         source.stop()

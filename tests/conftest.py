@@ -34,7 +34,8 @@ def jack_server() -> Iterator[str]:
         pytest.fail("jackd is not installed: run scripts/setup.sh")
     name = os.environ.setdefault("JACK_DEFAULT_SERVER", "lumen-ci")
     os.environ.setdefault("JACK_NO_AUDIO_RESERVATION", "1")
-    running = subprocess.run(["jack_wait", "-c", "-s", name], capture_output=True).returncode == 0
+    # `jack_wait -c` exits 0 either way; it prints "running" or "not running".
+    running = subprocess.run(["jack_wait", "-c", "-s", name], capture_output=True, text=True).stdout.strip() == "running"
     proc = None
     if not running:
         proc = subprocess.Popen(

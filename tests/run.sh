@@ -8,7 +8,8 @@ export PYTHONHASHSEED=0
 jack_pid=""
 cleanup() { if [ -n "$jack_pid" ]; then kill "$jack_pid" 2>/dev/null || true; wait "$jack_pid" 2>/dev/null || true; fi; }
 trap cleanup EXIT
-if ! jack_wait -c -s "$JACK_DEFAULT_SERVER" >/dev/null 2>&1; then
+# `jack_wait -c` exits 0 either way; it prints "running" or "not running".
+if [ "$(jack_wait -c -s "$JACK_DEFAULT_SERVER" 2>/dev/null)" != "running" ]; then
   jackd -R -d dummy -r 48000 -p 256 -C 2 -P 2 >"${TMPDIR:-/tmp}/lumen-jackd.log" 2>&1 &
   jack_pid=$!
   timeout 10 jack_wait -w -s "$JACK_DEFAULT_SERVER" >/dev/null
