@@ -56,7 +56,11 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
 def record(title: str, body: str, argv: Sequence[str] | None = None) -> None:
     """Print ``body`` and append it to RESULTS.md with machine, date and command."""
     print(body)
-    cmd = "python " + " ".join([Path(sys.argv[0]).name] + list(argv if argv is not None else sys.argv[1:]))
+    args = list(argv if argv is not None else sys.argv[1:])
+    if Path(sys.argv[0]).name == "lumen":  # run through `lumen bench`
+        cmd = " ".join(["lumen", "bench", *sys.argv[2:]])
+    else:
+        cmd = "python " + " ".join([f"benchmarks/{Path(sys.argv[0]).name}", *args])
     date = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     if not RESULTS.exists():
         RESULTS.write_text("# lumen benchmark results\n\nAppended by the scripts in `benchmarks/` (`lumen bench`). Newest last.\n")
