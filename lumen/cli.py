@@ -245,9 +245,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
     import importlib.util
 
     bench_dir = REPO_ROOT / "benchmarks"
-    scripts = sorted(bench_dir.glob("bench_*.py"))
+    scripts = sorted(p for p in bench_dir.glob("*.py") if not p.name.startswith("_"))
     if args.names:
-        scripts = [s for s in scripts if s.stem.removeprefix("bench_") in args.names]
+        scripts = [s for s in scripts if s.stem.removeprefix("bench_") in args.names or s.stem in args.names]
         if not scripts:
             raise LumenError(f"no benchmark named {', '.join(args.names)}; see {bench_dir}")
     rc = 0

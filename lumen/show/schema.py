@@ -269,6 +269,21 @@ class WallConfig(_Model):
 # --------------------------------------------------------------------------- outputs
 
 
+def _destination(v: str, allowed: bool, flag: str) -> str:
+    """Validate a destination IPv4 address; multicast and broadcast only when ``allowed``."""
+    try:
+        ip = ipaddress.IPv4Address(v)
+    except ValueError:
+        raise _fail("ip_address", f"{v!r} is not an IPv4 address") from None
+    if ip.is_unspecified:
+        raise _fail("ip_address", "0.0.0.0 is not a destination address")
+    special = ip.is_multicast or ip == ipaddress.IPv4Address("255.255.255.255")
+    if special and not allowed:
+        kind = "multicast" if ip.is_multicast else "broadcast"
+        raise _fail("ip_address", f"{ip} is a {kind} address; set {flag}: true to send to it")
+    return str(ip)
+
+
 class SacnOutputConfig(_Model):
     """An sACN (E1.31) output: the wall's pixels as DMX universes over UDP."""
 
@@ -303,19 +318,7 @@ class SacnOutputConfig(_Model):
     @field_validator("address")
     @classmethod
     def _unicast(cls, v: str, info: ValidationInfo) -> str:
-        try:
-            ip = ipaddress.IPv4Address(v)
-        except ValueError:
-            raise _fail("ip_address", f"{v!r} is not an IPv4 address") from None
-        if ip.is_unspecified:
-            raise _fail("ip_address", "0.0.0.0 is not a destination address")
-        special = ip.is_multicast or ip == ipaddress.IPv4Address("255.255.255.255")
-        if special and not info.data.get("allow_multicast", False):
-            kind = "multicast" if ip.is_multicast else "broadcast"
-            raise _fail(
-                "ip_address", f"{ip} is a {kind} address; set allow_multicast: true to send to it"
-            )
-        return str(ip)
+        return _destination(v, bool(info.data.get("allow_multicast", False)), "allow_multicast")
 
     @field_validator("source_name")
     @classmethod
