@@ -51,6 +51,11 @@ def _parser() -> argparse.ArgumentParser:
 
     sub.add_parser("plugins", help="list registered analyzers and outputs")
 
+    fx = sub.add_parser("fixtures", help="Open Fixture Library fixture tools")
+    fx_sub = fx.add_subparsers(dest="fixtures_cmd", required=True)
+    fc = fx_sub.add_parser("check", help="load OFL fixture files or folders; one line per failure, exit 2 if any failed")
+    fc.add_argument("paths", nargs="+", type=Path)
+
     b = sub.add_parser("bench", help="run benchmarks (tables printed, figures appended to benchmarks/RESULTS.md)")
     b.add_argument("names", nargs="*", help="benchmark names (default: all); see benchmarks/")
     b.add_argument("--quick", action="store_true", help="a short smoke pass")
@@ -62,7 +67,10 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="lumen: %(levelname)s: %(message)s")
     try:
-        cmd = {"demo": cmd_demo, "run": cmd_run, "devices": cmd_devices, "validate": cmd_validate, "plugins": cmd_plugins, "bench": cmd_bench}[args.cmd]
+        cmd = {
+            "demo": cmd_demo, "run": cmd_run, "devices": cmd_devices, "validate": cmd_validate,
+            "plugins": cmd_plugins, "bench": cmd_bench, "fixtures": cmd_fixtures,
+        }[args.cmd]
         return int(cmd(args))
     except ConfigError as e:
         print(str(e), file=sys.stderr)
@@ -238,6 +246,17 @@ def cmd_plugins(args: argparse.Namespace) -> int:
     print("analyzers: " + ", ".join(analyzers.names()))
     print("outputs:   " + ", ".join(outputs.names()))
     return EXIT_OK
+
+
+def cmd_fixtures(args: argparse.Namespace) -> int:
+    """`lumen fixtures check PATH...`: load OFL files; one line per failing file, a summary."""
+    from lumen.patch.fixtures import check_paths
+
+    problems, n_ok, n_bad = check_paths(args.paths)
+    for line in problems:
+        print(line, file=sys.stderr)
+    print(f"{n_ok} fixture files ok, {n_bad} failed")
+    return EXIT_CONFIG if n_bad else EXIT_OK
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
