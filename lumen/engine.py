@@ -319,6 +319,63 @@ def resolve_shader(name: str, show_dir: Path | None) -> Path:
     raise ConfigError([ConfigIssue(str(show_dir or "."), 0, 0, "scene.shader", f"shader {name!r} not found (looked in {', '.join(str(c.parent) for c in candidates)})")])
 
 
+class FixtureBinding:
+    """A patched fixture's bound parameters, compiled once."""
+
+    def __init__(self, fx: Any) -> None:
+        from lumen.scene.expr import FEATURE_NAMES, compile_expr
+
+        def opt(v: Any) -> Any:
+            return None if v is None else compile_expr(v, FEATURE_NAMES)
+
+        self.name: str = fx.name
+        self.intensity = compile_expr(fx.intensity, FEATURE_NAMES)
+        self.strobe_hz = compile_expr(fx.strobe_hz, FEATURE_NAMES)
+        self.pan_deg = opt(fx.pan_deg)
+        self.tilt_deg = opt(fx.tilt_deg)
+        self.zoom = opt(fx.zoom)
+
+
+class Rig:
+    """Where DMX goes: the LED wall's pixel map and the fixture patch, in one block of universes.
+
+    The block spans rig universes ``first_universe .. first_universe + n_rows - 1``; the wall
+    occupies rows from `wall_row0`. Outputs number universes with their own offset.
+    """
+
+    def __init__(self, cfg: Any, show_dir: Path | None) -> None:
+        from lumen.patch.pixelmap import MatrixMap
+        from lumen.show.rig import build_patch
+
+        w = cfg.wall
+        self.pixelmap = MatrixMap(
+            w.width, w.height, origin=w.origin, serpentine=w.serpentine, order=w.order, color_order=w.color_order
+        )
+        self.patch, problems = build_patch(cfg, show_dir)
+        if problems:
+            raise ConfigError([ConfigIssue(str(show_dir or "."), 0, 0, ".".join(str(k) for k in loc), msg) for loc, msg in problems])
+        self.fixtures = [FixtureBinding(fx) for fx in cfg.fixtures]
+        used = [w.universe, w.universe + self.pixelmap.n_universes - 1, *self.patch.universes]
+        self.first_universe = min(used)
+        self.n_rows = max(used) - self.first_universe + 1
+        self.wall_row0 = w.universe - self.first_universe
+
+    def apply_fixtures(self, frame: npt.NDArray[np.float32], env: Any, dmx: npt.NDArray[np.uint8], master: float) -> None:
+        """Evaluate fixture bindings and render the fixtures' channels into ``dmx``."""
+        from lumen.patch.fixtures import FixtureState
+
+        states = {}
+        for b in self.fixtures:
+            states[b.name] = FixtureState(
+                intensity=min(1.0, max(0.0, b.intensity(env))) * master,
+                strobe_hz=max(0.0, b.strobe_hz(env)),
+                pan_deg=None if b.pan_deg is None else b.pan_deg(env),
+                tilt_deg=None if b.tilt_deg is None else b.tilt_deg(env),
+                zoom=None if b.zoom is None else min(1.0, max(0.0, b.zoom(env))),
+            )
+        self.patch.apply(frame, states, dmx, first_universe=self.first_universe)
+
+
 @dataclass
 class ShowStats:
     """Figures of a finished or running show (read by dashboards and `summary.json`)."""
@@ -348,7 +405,7 @@ class FrameThread(threading.Thread):
         scene: Any,
         shader_path: Path,
         render_size: tuple[int, int],
-        pixelmap: Any,
+        rig: Rig,
         output: Any,
         fps: float,
         gamma: float,
@@ -367,7 +424,7 @@ class FrameThread(threading.Thread):
         self.scene = scene
         self.shader_path = shader_path
         self.width, self.height = render_size
-        self.pixelmap = pixelmap
+        self.rig = rig
         self.output = output
         self.fps = fps
         self.gamma = gamma
@@ -406,7 +463,9 @@ class FrameThread(threading.Thread):
         s_frames, s_late, s_rerr = c.slot("frames"), c.slot("late_frames"), c.slot("render_errors")
         s_serr, s_reload, s_stale = c.slot("shader_errors"), c.slot("shader_reloads"), c.slot("stale_features")
         pix = np.zeros((self.height, self.width, 3), dtype=np.float32)
-        dmx = self.pixelmap.new_dmx()
+        rig = self.rig
+        dmx = np.zeros((rig.n_rows, 512), dtype=np.uint8)
+        wall_dmx = dmx[rig.wall_row0 : rig.wall_row0 + rig.pixelmap.n_universes]
         vec = np.zeros(N_FIELDS, dtype=np.float64)
         period = 1.0 / self.fps
         # Frames follow the audio: one is rendered as soon as a new hop's features arrive,
@@ -458,7 +517,9 @@ class FrameThread(threading.Thread):
             if self.blackout:
                 dmx[:] = 0
             else:
-                self.pixelmap.apply(pix, dmx, brightness=self.brightness * self.master, gamma=self.gamma)
+                rig.pixelmap.apply(pix, wall_dmx, brightness=self.brightness * self.master, gamma=self.gamma)
+                if rig.fixtures:
+                    rig.apply_fixtures(pix, state.uniforms, dmx, self.master)
             self.output.publish(dmx, f.t, frame)
             if self.preview_every and frame % self.preview_every == 0 and len(self.previews) < self.preview_max:
                 self.previews.append((np.clip(pix, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8))
@@ -523,18 +584,16 @@ class Engine:
     """
 
     def __init__(self, cfg: Any, show_path: Path | None = None, options: EngineOptions | None = None) -> None:
-        from lumen.patch.pixelmap import MatrixMap
         from lumen.scene.graph import Scene
 
         self.cfg = cfg
         self.show_path = show_path
         self.options = options or EngineOptions()
-        show_dir = show_path.parent if show_path is not None else None
+        show_dir = show_path.resolve().parent if show_path is not None else None
         self.shader_path = resolve_shader(cfg.scene.shader, show_dir)
+        self.rig = Rig(cfg, show_dir)
+        self.pixelmap = self.rig.pixelmap
         w = cfg.wall
-        self.pixelmap = MatrixMap(
-            w.width, w.height, origin=w.origin, serpentine=w.serpentine, order=w.order, color_order=w.color_order
-        )
         self.scene = Scene(cfg.scene.shader, dict(cfg.scene.params))
         self.render_size = (cfg.render.width or w.width, cfg.render.height or w.height)
         self.show_counters = Counters(SHOW_COUNTERS)
@@ -585,12 +644,14 @@ class Engine:
         """
         from lumen.output import OutputThread, outputs
 
-        n_univ = self.pixelmap.n_universes
+        n_univ = self.rig.n_rows
         for o in self.cfg.outputs:
             kind = outputs.get(o.type)
+            # An output's `universe` is the number it gives rig universe 1.
+            start = self.rig.first_universe - 1 + o.universe
             self.outputs.append(
                 kind(
-                    address=o.address, port=o.port, start_universe=o.universe, n_universes=n_univ,
+                    address=o.address, port=o.port, start_universe=start, n_universes=n_univ,
                     priority=o.priority, source_name=o.source_name, rate_hz=o.rate_hz, latency_ms=o.latency_ms,
                     allow_multicast=o.allow_multicast,
                 )
@@ -612,7 +673,7 @@ class Engine:
         every = max(1, int(round(fps / self.options.preview_fps))) if self.options.preview_fps > 0 else 0
         self.frame = FrameThread(
             mailbox=self.listen.mailbox, scene=self.scene, shader_path=self.shader_path,
-            render_size=self.render_size, pixelmap=self.pixelmap, output=self.output, fps=fps,
+            render_size=self.render_size, rig=self.rig, output=self.output, fps=fps,
             gamma=self.cfg.wall.gamma, brightness=self.cfg.wall.brightness, counters=self.show_counters,
             inbox=self.inbox, gl_backend=self.options.gl_backend, latency_s=latency_s,
             min_interval_s=1.0 / rate,

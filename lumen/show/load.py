@@ -79,10 +79,10 @@ def load_show(path: str | Path) -> ShowConfig:
         reason = exc.strerror or str(exc)
         issue = ConfigIssue(name, 0, 0, "", f"cannot read show file: {reason}")
         raise ConfigError([issue]) from None
-    return load_show_text(text, name)
+    return load_show_text(text, name, show_dir=Path(path).resolve().parent)
 
 
-def load_show_text(text: str, path: str = "<string>") -> ShowConfig:
+def load_show_text(text: str, path: str = "<string>", *, show_dir: Path | None = None) -> ShowConfig:
     """Validate show file text.
 
     Parameters
@@ -91,6 +91,8 @@ def load_show_text(text: str, path: str = "<string>") -> ShowConfig:
         The YAML text.
     path : str, optional
         The name used in error messages (the file the text came from).
+    show_dir : Path, optional
+        Folder relative paths (fixture profiles) resolve against; the current folder if None.
 
     Returns
     -------
@@ -130,6 +132,11 @@ def load_show_text(text: str, path: str = "<string>") -> ShowConfig:
     except ValidationError as exc:
         doc.translate(exc.errors())
         raise ConfigError(sorted(doc.issues, key=lambda i: (i.line, i.col))) from None
+    if cfg.fixtures:
+        from lumen.show.rig import build_patch
+
+        for loc, message in build_patch(cfg, show_dir)[1]:
+            doc.issue(doc.values.get(loc) or doc.values.get(loc[:-1]), loc, message)
     if doc.issues:
         raise ConfigError(sorted(doc.issues, key=lambda i: (i.line, i.col)))
     return cfg

@@ -26,6 +26,7 @@ __all__ = [
     "SUPPORTED_VERSIONS",
     "AnalysisConfig",
     "AudioConfig",
+    "FixtureConfig",
     "Binding",
     "OutputConfig",
     "RenderConfig",
@@ -243,6 +244,12 @@ class WallConfig(_Model):
 
     width: int = Field(default=64, ge=1, le=4096, description="Wall width, pixels, 1..4096.")
     height: int = Field(default=32, ge=1, le=4096, description="Wall height, pixels, 1..4096.")
+    universe: int = Field(
+        default=1,
+        ge=1,
+        le=63999,
+        description="Rig universe of the wall's first pixel, 1..63999 (170 RGB pixels each).",
+    )
     origin: Literal["top_left", "top_right", "bottom_left", "bottom_right"] = Field(
         default="top_left", description="Corner of the first pixel on the wire."
     )
@@ -264,6 +271,44 @@ class WallConfig(_Model):
     brightness: float = Field(
         default=1.0, ge=0.0, le=1.0, description="Brightness cap, fraction of full, 0..1."
     )
+
+
+# --------------------------------------------------------------------------- fixtures
+
+
+def _check_position(v: tuple[float, float]) -> tuple[float, float]:
+    if not all(0.0 <= c <= 1.0 for c in v):
+        raise _fail("position", f"position {list(v)} must lie in 0..1 on both axes (scene coordinates)")
+    return v
+
+
+class FixtureConfig(_Model):
+    """One fixture of the rig, from an Open Fixture Library profile."""
+
+    name: str = Field(min_length=1, description="Unique fixture name, e.g. 'par-left-1'.")
+    profile: str = Field(
+        min_length=1,
+        description=(
+            "OFL fixture JSON: a path (relative to the show file), or 'manufacturer/fixture' "
+            "inside `fixture_library`."
+        ),
+    )
+    mode: str = Field(min_length=1, description="Mode name or short name from the profile.")
+    universe: int = Field(ge=1, le=63999, description="Rig universe, 1..63999.")
+    address: int = Field(ge=1, le=512, description="First DMX address, 1..512.")
+    position: Annotated[tuple[float, float], AfterValidator(_check_position)] = Field(
+        default=(0.5, 0.5),
+        strict=False,  # YAML gives a list
+        description="Where the fixture sits in the frame, (x, y) in 0..1, y down; its color comes from there.",
+    )
+    area: float = Field(
+        default=0.0, ge=0.0, le=0.5, description="Radius of the sampled area, fraction of the frame, 0..0.5."
+    )
+    intensity: Binding = Field(default=1.0, description="Intensity 0..1: number or expression over features.")
+    strobe_hz: Binding = Field(default=0.0, description="Strobe rate, Hz (0 = shutter open): number or expression.")
+    pan_deg: Binding | None = Field(default=None, description="Pan from center, degrees; null = default position.")
+    tilt_deg: Binding | None = Field(default=None, description="Tilt from center, degrees; null = default position.")
+    zoom: Binding | None = Field(default=None, description="Zoom 0..1; null = default.")
 
 
 # --------------------------------------------------------------------------- outputs
@@ -300,7 +345,12 @@ class SacnOutputConfig(_Model):
         description="Destination IPv4 unicast address (multicast/broadcast need allow_multicast).",
     )
     port: int = Field(default=5568, ge=1, le=65535, description="Destination UDP port, 1..65535.")
-    universe: int = Field(default=1, ge=1, le=63999, description="First universe, 1..63999.")
+    universe: int = Field(
+        default=1,
+        ge=1,
+        le=63999,
+        description="sACN universe this output gives rig universe 1 (an offset for the whole rig), 1..63999.",
+    )
     priority: int = Field(default=100, ge=0, le=200, description="sACN priority, 0..200.")
     rate_hz: float = Field(
         default=44.0, ge=1.0, le=100.0, description="Packet rate cap per universe, Hz, 1..100."
@@ -362,6 +412,15 @@ class ShowConfig(_Model):
     scene: SceneConfig = Field(default_factory=SceneConfig, description="What is drawn.")
     render: RenderConfig = Field(default_factory=RenderConfig, description="Rendering.")
     wall: WallConfig = Field(default_factory=WallConfig, description="The LED wall.")
+    fixture_library: str | None = Field(
+        default=None,
+        description="Folder of OFL fixtures ('manufacturer/fixture.json' inside); relative to the show file.",
+    )
+    fixtures: tuple[FixtureConfig, ...] = Field(
+        default=(),
+        strict=False,  # YAML gives a list
+        description="Fixtures of the rig (OFL profiles at DMX addresses and scene positions).",
+    )
     outputs: tuple[OutputConfig, ...] = Field(
         default_factory=_default_outputs,
         min_length=1,

@@ -151,3 +151,38 @@ def test_unreachable_output_is_counted_and_the_show_runs_on(tmp_path: Path) -> N
         assert summary["frames"] > 100
     finally:
         subprocess.run(["ip", "netns", "del", ns], check=False)
+
+
+SOLID = """/*{"DESCRIPTION": "flat color", "INPUTS": []}*/
+void main() { gl_FragColor = vec4(0.2, 0.4, 0.6, 1.0); }
+"""
+
+
+def test_fixtures_are_patched_next_to_the_wall(tmp_path: Path) -> None:
+    """A 16x8 wall on universe 1 and an OFL RGB par on universe 3 (nothing on 2): the par
+    takes the frame's color at its position, at the intensity its binding gives."""
+    ofl = REPO.parent / "shared" / "data" / "ofl" / "fixtures"
+    (tmp_path / "solid.fs").write_text(SOLID)
+    rx = SacnReceiver()
+    show = tmp_path / "rig.yaml"
+    show.write_text(
+        "version: 1\n"
+        "scene: {shader: solid.fs}\n"
+        "wall: {width: 16, height: 8}\n"
+        f"fixture_library: {ofl}\n"
+        "fixtures:\n"
+        "  - {name: par, profile: generic/rgb-fader, mode: 8bit, universe: 3, address: 10, position: [0.25, 0.5], intensity: 0.5}\n"
+        f"outputs: [{{type: sacn, address: 127.0.0.1, port: {rx.port}}}]\n"
+    )
+    try:
+        r = subprocess.run(LUMEN + ["demo", "--seconds", "3", "--out", str(tmp_path / "o"), "--show", str(show)], capture_output=True, text=True, timeout=120)
+    finally:
+        rx.close()
+    assert r.returncode == 0, r.stderr
+    last = {u: np.frombuffer(s, np.uint8) for u, _, s in rx.packets}
+    assert set(last) == {1, 2, 3}
+    assert last[1][:3].tolist() == [51, 102, 153] and last[1][384:].max() == 0  # 128 px = 384 slots
+    assert last[2].max() == 0
+    # rgb-fader has no dimmer: the color channels carry intensity (0.5 of 51, 102, 153).
+    assert last[3][9:12].tolist() == [26, 51, 77] or last[3][9:12].tolist() == [25, 51, 76]
+    assert last[3][:9].max() == 0 and last[3][12:].max() == 0
