@@ -1,4 +1,4 @@
-"""Outputs: DMX frames onto the wire (sACN now; Art-Net, DDP and OSC cues later).
+"""Outputs: DMX frames onto the wire (sACN, Art-Net, DDP; OSC cues later).
 
 Layer: output (knows no scene, no render, no GL). Threads: the output thread of the show
 process sends; the engine's wiring thread builds, starts and stops outputs.
@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from lumen.output.artnet import ArtnetOutput, ArtnetParams, ArtPollResponder
+from lumen.output.ddp import DdpOutput, DdpParams
 from lumen.output.pace import OutputThread, PacedOutput
 from lumen.output.sacn import SacnOutput, SacnParams
 from lumen.output.send import UdpSender
@@ -19,5 +21,19 @@ from lumen.registry import Registry
 #: Output kinds by name; each entry builds a `PacedOutput`.
 outputs: Registry[Callable[..., PacedOutput]] = Registry("output")
 outputs.register("sacn")(SacnOutput)
+outputs.register("artnet")(ArtnetOutput)
+outputs.register("ddp")(DdpOutput)
 
-__all__ = ["OutputThread", "PacedOutput", "SacnOutput", "SacnParams", "UdpSender", "outputs"]
+__all__ = [
+    "ArtPollResponder",
+    "ArtnetOutput",
+    "ArtnetParams",
+    "DdpOutput",
+    "DdpParams",
+    "OutputThread",
+    "PacedOutput",
+    "SacnOutput",
+    "SacnParams",
+    "UdpSender",
+    "outputs",
+]

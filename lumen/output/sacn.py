@@ -6,10 +6,19 @@ on the thread that wires the engine.
 
 Defaults are unicast to 127.0.0.1:5568. With ``multicast=True`` each universe goes to its E1.31
 group 239.255.<hi>.<lo>; that leaves the machine and needs ``allow_multicast=True``.
+
+Universe discovery (``discovery=True``): every ``discovery_interval_s`` (10 s, E1.31's
+E131_UNIVERSE_DISCOVERY_INTERVAL), right after a frame, the output sends the discovery pages
+listing its universes. A multicast output sends them to the discovery group 239.255.250.214
+(universe 64214); a unicast output sends them to its unicast destination instead, because the
+discovery group would leave the machine (a unicast receiver that does not do discovery ignores
+them). It is off by default so that existing unicast receivers see only data packets.
 """
 
 from __future__ import annotations
 
+import ipaddress
+import time
 from typing import Annotated
 
 import numpy as np
@@ -22,6 +31,8 @@ from lumen.output.encode.sacn import (
     SACN_PORT,
     UNIVERSE_MAX,
     UNIVERSE_MIN,
+    DISCOVERY_INTERVAL_S,
+    DISCOVERY_UNIVERSE,
     SacnEncoder,
     multicast_address,
 )
@@ -53,6 +64,12 @@ class SacnParams(BaseModel):
     ] = 0
     multicast: Annotated[bool, Field(description="Send each universe to its group 239.255.hi.lo.")] = False
     allow_multicast: Annotated[bool, Field(description="Permit multicast destinations (show network only).")] = False
+    discovery: Annotated[
+        bool, Field(description="Send universe discovery every discovery_interval_s (multicast: 239.255.250.214).")
+    ] = False
+    discovery_interval_s: Annotated[
+        float, Field(gt=0.0, le=3600.0, description="Seconds between universe discovery rounds (E1.31: 10).")
+    ] = DISCOVERY_INTERVAL_S
 
 
 class SacnOutput:
@@ -86,6 +103,11 @@ class SacnOutput:
     allow_multicast : bool
         Permit multicast destinations (required by ``multicast=True`` or a multicast
         ``address``). Only on a show network or inside a private network namespace.
+    discovery : bool
+        Send E1.31 universe discovery pages after a frame every ``discovery_interval_s``: to
+        239.255.250.214 when the data goes to multicast, else to the unicast destination.
+    discovery_interval_s : float, s, > 0
+        Seconds between discovery rounds (E1.31 asks for 10).
 
     Raises
     ------
@@ -117,6 +139,8 @@ class SacnOutput:
         sync_universe: int = 0,
         multicast: bool = False,
         allow_multicast: bool = False,
+        discovery: bool = False,
+        discovery_interval_s: float = DISCOVERY_INTERVAL_S,
     ) -> None:
         if not rate_hz > 0.0:
             raise OutputError(f"rate_hz must be positive, got {rate_hz}")
@@ -124,6 +148,8 @@ class SacnOutput:
             raise OutputError(f"latency_ms must be >= 0, got {latency_ms}")
         if multicast and not allow_multicast:
             raise OutputError("multicast=True sends off this machine: it needs allow_multicast=True")
+        if not discovery_interval_s > 0.0:
+            raise OutputError(f"discovery_interval_s must be positive, got {discovery_interval_s}")
         self.encoder = SacnEncoder(
             n_universes,
             start_universe=start_universe,
@@ -147,12 +173,24 @@ class SacnOutput:
             else:
                 senders.append(UdpSender(address, port, allow_multicast=allow_multicast))
                 self._data_senders = (senders[0],) * n_universes
+            sync_sender = senders[-1] if sync_universe else None
+            discovery_sender: UdpSender | None = None
+            if discovery:
+                if multicast or ipaddress.IPv4Address(senders[0].address).is_multicast:
+                    discovery_sender = UdpSender(multicast_address(DISCOVERY_UNIVERSE), port, allow_multicast=True)
+                    senders.append(discovery_sender)
+                else:
+                    discovery_sender = senders[0]
         except OutputError:
             for s in senders:
                 s.close()
             raise
         self._senders: tuple[UdpSender, ...] = tuple(senders)
-        self._sync_sender: UdpSender | None = senders[-1] if sync_universe else None
+        self._sync_sender: UdpSender | None = sync_sender
+        self._discovery_sender: UdpSender | None = discovery_sender
+        self.discovery_interval_s: float = float(discovery_interval_s)
+        self._next_discovery_t: float = 0.0  # perf_counter time of the next round; 0: first frame
+        self.discovery_rounds: int = 0
         self._pairs = tuple(zip(self._data_senders, range(n_universes)))
 
     @classmethod
@@ -171,6 +209,8 @@ class SacnOutput:
             sync_universe=params.sync_universe,
             multicast=params.multicast,
             allow_multicast=params.allow_multicast,
+            discovery=params.discovery,
+            discovery_interval_s=params.discovery_interval_s,
         )
 
     @property
@@ -207,14 +247,43 @@ class SacnOutput:
         Returns
         -------
         int
-            Packets the kernel accepted (universes, plus the sync packet if any).
+            Packets the kernel accepted: the universes, then the sync packet (when
+            ``sync_universe`` is set, after every frame), then the discovery pages when a
+            discovery round is due.
         """
         views = self.encoder.encode_frame(dmx)
         ok = 0
-        for sender, i in self._pairs:
-            ok += sender.send(views[i])
+        if self.multicast:
+            for sender, i in self._pairs:
+                ok += sender.send(views[i])
+        else:  # one destination: skip the per-universe sender lookup
+            send = self._data_senders[0].send
+            for view in views:
+                ok += send(view)
         if self._sync_sender is not None:
             ok += self._sync_sender.send(self.encoder.sync_packet())
+        if self._discovery_sender is not None:
+            now = time.perf_counter()
+            if now >= self._next_discovery_t:
+                self._next_discovery_t = now + self.discovery_interval_s
+                ok += self.send_discovery()
+        return ok
+
+    def send_discovery(self) -> int:
+        """Send the universe discovery pages now (``send_frame`` does it every interval).
+
+        Returns
+        -------
+        int
+            Packets the kernel accepted (0 when discovery is off).
+        """
+        sender = self._discovery_sender
+        if sender is None:
+            return 0
+        ok = 0
+        for packet in self.encoder.discovery_packets():
+            ok += sender.send(packet)
+        self.discovery_rounds += 1
         return ok
 
     def terminate(self) -> int:

@@ -1,4 +1,5 @@
-"""Scenarios that drive olad with lumen's sACN output; run *inside* a private network namespace.
+"""Scenarios that drive olad with lumen's sACN and Art-Net outputs; run *inside* a private network
+namespace.
 
 Usage (from tests/integration/test_olad.py)::
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -24,7 +26,14 @@ import numpy.typing as npt
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from lumen.output import OutputThread, SacnOutput  # noqa: E402
+from lumen.output import ArtnetOutput, ArtPollResponder, OutputThread, SacnOutput  # noqa: E402
+from lumen.output.encode.artnet import encode_artpoll  # noqa: E402
+
+#: The namespace's "DMX network" address and its broadcast address (ola_netns_up.sh).
+NETNS_IP = "10.231.0.1"
+NETNS_BROADCAST = "10.231.0.255"
+#: OLA universes patched to Art-Net Port-Addresses 0..3.
+OLA_ARTNET = {0: 16, 1: 17, 2: 18, 3: 19}
 
 Dmx = npt.NDArray[np.uint8]
 
@@ -203,12 +212,117 @@ def scenario_keepalive() -> dict[str, Any]:
     return steps
 
 
+def scenario_artnet_unicast() -> dict[str, Any]:
+    """OutputThread + ArtnetOutput unicast to 127.0.0.1:6454, Port-Addresses 0..1 (OLA 16..17).
+
+    Port-Addresses 2..3 are left to the broadcast scenario: olad merges two Art-Net sources of
+    one universe HTP (for 10 s after the last packet), so each scenario owns its universes.
+    """
+    out = ArtnetOutput(start_universe=0, n_universes=2)
+    pacer = OutputThread([out], n_universes=2)
+    frame = np.stack([pattern(u, 8) for u in (0, 1)])
+    pacer.start()
+    try:
+        pacer.publish(frame, time.perf_counter(), 0)
+        got = {str(pa): wait_dmx(OLA_ARTNET[pa], frame[pa]) for pa in (0, 1)}
+    finally:
+        pacer.stop()
+        out.close()
+    return {"got": got, "expected": {str(pa): frame[pa].tolist() for pa in (0, 1)}, "stats": pacer.stats()}
+
+
+def scenario_artnet_broadcast() -> dict[str, Any]:
+    """ArtDmx + ArtSync broadcast to the namespace's 10.231.0.255 (allowed only here), Port-Addresses
+    2..3 (OLA 18..19)."""
+    out = ArtnetOutput(address=NETNS_BROADCAST, start_universe=2, n_universes=2, sync=True, allow_broadcast=True)
+    frame = np.stack([pattern(u, 9) for u in (2, 3)])
+    got: dict[str, list[int]] = {}
+    try:
+        for _ in range(20):  # bounded: resend until olad shows it
+            out.send_frame(frame)
+            got = {str(pa): wait_dmx(OLA_ARTNET[pa], frame[pa - 2], timeout_s=0.2) for pa in (2, 3)}
+            if all(got[str(pa)] == frame[pa - 2].tolist() for pa in (2, 3)):
+                break
+    finally:
+        out.close()
+    return {
+        "got": got,
+        "expected": {str(pa): frame[pa - 2].tolist() for pa in (2, 3)},
+        "errors": out.errors,
+        "packets": out.packets,
+    }
+
+
+def _collect(sock: socket.socket, n: int, timeout_s: float) -> list[tuple[bytes, tuple[str, int]]]:
+    """Up to ``n`` datagrams within ``timeout_s`` (bounded)."""
+    got: list[tuple[bytes, tuple[str, int]]] = []
+    deadline = time.perf_counter() + timeout_s
+    while len(got) < n:
+        left = deadline - time.perf_counter()
+        if left <= 0:
+            break
+        sock.settimeout(left)
+        try:
+            data, source = sock.recvfrom(2048)
+        except TimeoutError:
+            break
+        got.append((data, (str(source[0]), int(source[1]))))
+    return got
+
+
+def scenario_artpoll_olad() -> dict[str, Any]:
+    """A controller broadcasts ArtPoll in the namespace; olad's ArtPollReply (to port 6454) is kept."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # olad holds 0.0.0.0:6454 too
+    listener.bind(("0.0.0.0", 6454))
+    poller = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    poller.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
+    poller.bind(("", 0))
+    try:
+        poller.sendto(encode_artpoll(), (NETNS_BROADCAST, 6454))
+        got = _collect(listener, 8, 3.0)
+    finally:
+        listener.close()
+        poller.close()
+    return {"packets": [data.hex() for data, _ in got]}
+
+
+def scenario_artpoll_lumen() -> dict[str, Any]:
+    """lumen's ArtPollResponder on 0.0.0.0:6454 (sharing the port with olad) answers a broadcast
+    ArtPoll by unicast to the poller's ephemeral port."""
+    responder = ArtPollResponder(
+        [0, 1, 2, 3, 16], bind_address="0.0.0.0", port=6454, reply_ip=NETNS_IP, reuse_address=True,
+        short_name="lumen-netns", long_name="lumen in a private namespace",
+    )
+    poller = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    poller.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
+    poller.bind(("", 0))
+    responder.start()
+    try:
+        poller.sendto(encode_artpoll(), (NETNS_BROADCAST, 6454))
+        got = _collect(poller, 2, 3.0)
+    finally:
+        poller.close()
+        responder.stop()
+    return {
+        "packets": [data.hex() for data, _ in got],
+        "sources": [list(src) for _, src in got],
+        "polls": responder.polls,
+        "replies": responder.replies,
+        "send_errors": responder.send_errors,
+    }
+
+
 SCENARIOS = {
     "unicast": scenario_unicast,
     "multicast_address": scenario_multicast_address,
     "multicast_groups": scenario_multicast_groups,
     "priority": scenario_priority,
     "keepalive": scenario_keepalive,
+    "artnet_unicast": scenario_artnet_unicast,
+    "artnet_broadcast": scenario_artnet_broadcast,
+    "artpoll_olad": scenario_artpoll_olad,
+    "artpoll_lumen": scenario_artpoll_lumen,
 }
 
 

@@ -1,4 +1,5 @@
-"""lumen's sACN output against a real receiver: olad (OLA 0.10.9) in a private network namespace.
+"""lumen's sACN and Art-Net outputs against a real receiver: olad (OLA 0.10.9) in a private
+network namespace.
 
 The namespace is created by ../shared/peers/ola_netns_up.sh and deleted by ola_netns_down.sh in
 a fixture; the senders run inside it (tests/helpers/olad_scenarios.py), so the multicast
@@ -7,6 +8,7 @@ scenarios never reach a real network. Values are read back from olad's HTTP ``ge
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import secrets
@@ -46,7 +48,8 @@ def _unavailable() -> str:
 
 @pytest.fixture(scope="module")
 def olad_netns() -> Iterator[str]:
-    """A fresh namespace with olad receiving sACN universes 1..5; deleted afterwards."""
+    """A fresh namespace with olad receiving sACN universes 1..5 and Art-Net Port-Addresses 0..3
+    (OLA universes 16..19); deleted afterwards."""
     reason = _unavailable()
     if reason:
         pytest.skip(reason)
@@ -123,6 +126,79 @@ def test_keepalives_outlive_the_source_timeout(olad_netns: str) -> None:
     assert s["u5"] == s["lo5"], "the silent source should have timed out (control)"
     assert s["stats"]["keepalives"] >= 5
     assert s["stats"]["frames_sent"] == 1
+
+
+# -- Art-Net --------------------------------------------------------------------------------
+
+
+def test_artnet_unicast_port_addresses_0_and_1_exact(olad_netns: str) -> None:
+    report = run_scenario(olad_netns, "artnet_unicast")
+    for pa in ("0", "1"):
+        assert report["got"][pa] == report["expected"][pa], f"Port-Address {pa}"
+    stats = report["stats"]
+    assert stats["frames_sent"] == 1
+    assert stats["send_errors"] == 0
+    assert stats["packets"] == 2  # one frame; Art-Net has no termination packets
+
+
+def test_artnet_broadcast_with_artsync_inside_the_namespace(olad_netns: str) -> None:
+    report = run_scenario(olad_netns, "artnet_broadcast")
+    for pa in ("2", "3"):
+        assert report["got"][pa] == report["expected"][pa], f"Port-Address {pa}"
+    assert report["errors"] == 0
+    assert report["packets"] % 3 == 0  # two ArtDmx and an ArtSync per frame
+
+
+def decode_poll_reply(pkt: bytes) -> dict[str, Any]:
+    """Parse an ArtPollReply from the Art-Net 4 packet definition; raise ValueError if malformed."""
+    if len(pkt) < 207 or pkt[:8] != b"Art-Net\x00" or pkt[8:10] != b"\x00\x21":
+        raise ValueError("not an ArtPollReply")
+    if pkt[14:16] != b"\x36\x19":
+        raise ValueError("port is not 0x1936")
+    n_ports = pkt[173]
+    if pkt[172] != 0 or n_ports > 4:
+        raise ValueError("bad NumPorts")
+    net, sub = pkt[18], pkt[19]
+    inputs = [net << 8 | sub << 4 | (pkt[186 + i] & 0xF) for i in range(n_ports) if pkt[174 + i] & 0x40]
+    outputs = [net << 8 | sub << 4 | (pkt[190 + i] & 0xF) for i in range(n_ports) if pkt[174 + i] & 0x80]
+    return {
+        "ip": str(ipaddress.IPv4Address(pkt[10:14])),
+        "short_name": pkt[26:44].split(b"\x00")[0].decode("ascii"),
+        "long_name": pkt[44:108].split(b"\x00")[0].decode("ascii"),
+        "report": pkt[108:172].split(b"\x00")[0].decode("ascii"),
+        "inputs": inputs,
+        "outputs": outputs,
+        "style": pkt[200],
+        "bind_ip": str(ipaddress.IPv4Address(pkt[207:211])) if len(pkt) >= 211 else "",
+        "bind_index": pkt[211] if len(pkt) >= 212 else 0,
+    }
+
+
+def test_artpoll_gets_a_decodable_reply_from_olad(olad_netns: str) -> None:
+    """Our decoder reads a real node's reply: olad publishes input ports 0..3 (it receives them)."""
+    report = run_scenario(olad_netns, "artpoll_olad")
+    packets = [bytes.fromhex(p) for p in report["packets"]]
+    replies = [decode_poll_reply(p) for p in packets if p[8:10] == b"\x00\x21"]
+    assert replies, f"no ArtPollReply among {len(packets)} packets"
+    ola = [r for r in replies if r["short_name"].startswith("OLA")]
+    assert ola
+    assert ola[0]["ip"] == "10.231.0.1"
+
+
+def test_lumen_artpoll_responder_answers_in_the_namespace(olad_netns: str) -> None:
+    report = run_scenario(olad_netns, "artpoll_lumen")
+    replies = [decode_poll_reply(bytes.fromhex(p)) for p in report["packets"]]
+    assert len(replies) == 2  # Port-Addresses 0..3 on one page, 16 on another
+    assert all(len(bytes.fromhex(p)) == 239 for p in report["packets"])
+    assert [r["bind_index"] for r in replies] == [1, 2]
+    assert [r["inputs"] for r in replies] == [[0, 1, 2, 3], [16]]
+    assert all(r["outputs"] == [] for r in replies)
+    for r in replies:
+        assert (r["ip"], r["bind_ip"], r["style"]) == ("10.231.0.1", "10.231.0.1", 0x01)
+        assert (r["short_name"], r["long_name"]) == ("lumen-netns", "lumen in a private namespace")
+        assert r["report"].startswith("#0001 [0001]")
+    assert all(src[1] == 6454 for src in report["sources"])  # replies leave from the Art-Net port
+    assert (report["polls"], report["replies"], report["send_errors"]) == (1, 2, 0)
 
 
 SOLID_SHADER = """/*{"DESCRIPTION": "a flat color for exact-value checks", "INPUTS": []}*/

@@ -23,6 +23,16 @@ Octet layout of a data packet (E1.31-2018 table 4-1; multi-byte fields are big-e
     117 DMP vector 0x02               118 address and data type 0xa1
     119 first property address 0      121 address increment 1
     123 property value count 513      125 start code      126 slots (512)
+
+Universe discovery packets (E1.31-2018 section 4.3, table 4-3) list the universes a source
+sends, sorted, at most 512 per page, and go to 239.255.250.214 (universe 64214) every 10 s::
+
+    0   root layer as above, vector 0x00000008 (VECTOR_ROOT_E131_EXTENDED)
+    38  framing flags+length          40  framing vector 0x00000002 (..._EXTENDED_DISCOVERY)
+    44  source name (64)              108 reserved (4)
+    112 discovery flags+length        114 discovery vector 0x00000001 (..._UNIVERSE_LIST)
+    118 page                          119 last page
+    120 universes (2 octets each, ascending)
 """
 
 from __future__ import annotations
@@ -61,6 +71,17 @@ VECTOR_ROOT_E131_EXTENDED: Final[int] = 0x00000008
 VECTOR_E131_DATA_PACKET: Final[int] = 0x00000002
 VECTOR_E131_EXTENDED_SYNCHRONIZATION: Final[int] = 0x00000001
 VECTOR_DMP_SET_PROPERTY: Final[int] = 0x02
+VECTOR_E131_EXTENDED_DISCOVERY: Final[int] = 0x00000002
+VECTOR_UNIVERSE_DISCOVERY_UNIVERSE_LIST: Final[int] = 0x00000001
+
+#: Universe whose multicast group (239.255.250.214) carries universe discovery.
+DISCOVERY_UNIVERSE: Final[int] = 64214
+#: Seconds between universe discovery rounds (E131_UNIVERSE_DISCOVERY_INTERVAL).
+DISCOVERY_INTERVAL_S: Final[float] = 10.0
+#: Universes listed per discovery page.
+DISCOVERY_UNIVERSES_PER_PAGE: Final[int] = 512
+#: Length of a discovery packet before its universe list.
+DISCOVERY_HEADER_LEN: Final[int] = 120
 
 _ACN_PACKET_IDENTIFIER: Final[bytes] = b"ASC-E1.17\x00\x00\x00"
 _FLAGS: Final[int] = 0x7000
@@ -78,8 +99,8 @@ def multicast_address(universe: int) -> str:
 
     Parameters
     ----------
-    universe : int, 1..63999
-        sACN universe number.
+    universe : int, 1..63999 or 64214
+        sACN universe number (64214: universe discovery).
 
     Returns
     -------
@@ -88,10 +109,11 @@ def multicast_address(universe: int) -> str:
 
     Examples
     --------
-    >>> multicast_address(1), multicast_address(258)
-    ('239.255.0.1', '239.255.1.2')
+    >>> multicast_address(1), multicast_address(258), multicast_address(DISCOVERY_UNIVERSE)
+    ('239.255.0.1', '239.255.1.2', '239.255.250.214')
     """
-    _check_universe(universe, "universe")
+    if universe != DISCOVERY_UNIVERSE:
+        _check_universe(universe, "universe")
     return f"239.255.{universe >> 8}.{universe & 0xFF}"
 
 
@@ -203,10 +225,14 @@ class SacnEncoder:
             struct.pack_into(">H", self._buf, i * DATA_PACKET_LEN + 113, start_universe + i)
         # The sequence byte is the per-universe sequence state; 255 makes the first packet 0.
         self._packets[:, _OFF_SEQUENCE] = 255
+        # Column views of the per-send header bytes, made once so a frame's writes allocate none.
+        self._seq_col: npt.NDArray[np.uint8] = self._packets[:, _OFF_SEQUENCE]
+        self._options_col: npt.NDArray[np.uint8] = self._packets[:, _OFF_OPTIONS]
 
         self._sync_buf = bytearray(self._sync_template())
         self._sync_view = memoryview(self._sync_buf)
         self._sync_seq = 255
+        self._discovery: tuple[bytes, ...] = self._discovery_templates()
 
     # -- construction -------------------------------------------------------------------------
 
@@ -252,6 +278,28 @@ class SacnEncoder:
         packet = root + framing
         assert len(packet) == SYNC_PACKET_LEN
         return packet
+
+    def _discovery_templates(self) -> tuple[bytes, ...]:
+        universes = self.universes  # consecutive, so already sorted ascending
+        per = DISCOVERY_UNIVERSES_PER_PAGE
+        pages = [universes[i : i + per] for i in range(0, len(universes), per)]
+        last = len(pages) - 1
+        out: list[bytes] = []
+        for page_no, page in enumerate(pages):
+            total = DISCOVERY_HEADER_LEN + 2 * len(page)
+            root = self._root_layer(total, VECTOR_ROOT_E131_EXTENDED)
+            framing = (
+                struct.pack(">HI", _FLAGS | (total - 38), VECTOR_E131_EXTENDED_DISCOVERY)
+                + self.source_name_field
+                + bytes(4)  # reserved
+            )
+            discovery = struct.pack(
+                ">HIBB", _FLAGS | (total - 112), VECTOR_UNIVERSE_DISCOVERY_UNIVERSE_LIST, page_no, last
+            ) + struct.pack(f">{len(page)}H", *page)
+            packet = root + framing + discovery
+            assert len(packet) == total
+            out.append(packet)
+        return tuple(out)
 
     # -- queries ------------------------------------------------------------------------------
 
@@ -317,8 +365,9 @@ class SacnEncoder:
         """
         # uint8 array arithmetic wraps 255 -> 0 silently, which is the sequence rule.
         np.copyto(self._slots, dmx)
-        self._packets[:, _OFF_SEQUENCE] += 1
-        self._packets[:, _OFF_OPTIONS] = 0
+        seq = self._seq_col
+        seq += 1
+        self._options_col.fill(0)
         return self._views
 
     @realtime
@@ -369,3 +418,18 @@ class SacnEncoder:
             self._sync_seq = sequence & 0xFF
         self._sync_view[_OFF_SYNC_SEQUENCE] = self._sync_seq
         return self._sync_view
+
+    def discovery_packets(self) -> tuple[bytes, ...]:
+        """The universe discovery packets listing this encoder's universes, one per page.
+
+        Built once at construction (the universes never change): page ``k`` lists universes
+        ``512 k ..`` in ascending order, and every page carries the index of the last page.
+        Send all of them every `DISCOVERY_INTERVAL_S` to the group of universe 64214 (239.255.250.214), or to
+        the unicast destination of a unicast output.
+
+        Returns
+        -------
+        tuple of bytes
+            ``ceil(n_universes / 512)`` packets of ``120 + 2 * n`` bytes.
+        """
+        return self._discovery
