@@ -120,8 +120,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     _write_preview(engine, args.out, cfg)
-    print(f"lumen demo: {summary['frames']} frames, {summary['packets']} sACN packets to "
-          f"{summary['destination']}, {summary['callbacks']} audio blocks, {summary['xruns']} xruns, "
+    sent = ", ".join(f"{o['packets']} {o['type']} packets to {o['destination']}" for o in summary["outputs"])
+    print(f"lumen demo: {summary['frames']} frames, {sent}, {summary['callbacks']} audio blocks, {summary['xruns']} xruns, "
           f"latency p50 {summary['latency_ms']['p50']:.1f} ms p99 {summary['latency_ms']['p99']:.1f} ms; "
           f"wrote {args.out}/summary.json and {args.out}/preview.gif")
     return EXIT_OK
@@ -143,7 +143,11 @@ def demo_summary(engine: Any, cfg: Any) -> dict[str, Any]:
         "late_frames": sh["late_frames"],
         "latency_ms": {"p50": lat.get("p50", float("nan")), "p90": lat.get("p90", float("nan")), "p99": lat.get("p99", float("nan"))},
         "send_errors": out.get("send_errors", 0),
-        "universes": engine.pixelmap.n_universes,
+        "outputs": [
+            {"type": c.type, "destination": f"{c.address}:{c.port}", "packets": o.packets, "errors": o.errors}
+            for c, o in zip(cfg.outputs, engine.outputs)
+        ],
+        "universes": engine.rig.n_rows,
         "destination": f"{o.address}:{o.port}",
         "wall": [cfg.wall.width, cfg.wall.height],
         "fps_target": cfg.render.fps,

@@ -602,6 +602,7 @@ class Engine:
         self.frame: FrameThread | None = None
         self.output: Any = None
         self.outputs: list[Any] = []
+        self._responders: list[Any] = []
         self.t_start = 0.0
         self._health = HealthMonitor()
         self.final_snapshot: dict[str, Any] | None = None
@@ -642,20 +643,11 @@ class Engine:
         ShaderError, OutputError, ConfigError
             The show cannot start as configured.
         """
-        from lumen.output import OutputThread, outputs
+        from lumen.output import OutputThread
 
         n_univ = self.rig.n_rows
         for o in self.cfg.outputs:
-            kind = outputs.get(o.type)
-            # An output's `universe` is the number it gives rig universe 1.
-            start = self.rig.first_universe - 1 + o.universe
-            self.outputs.append(
-                kind(
-                    address=o.address, port=o.port, start_universe=start, n_universes=n_univ,
-                    priority=o.priority, source_name=o.source_name, rate_hz=o.rate_hz, latency_ms=o.latency_ms,
-                    allow_multicast=o.allow_multicast,
-                )
-            )
+            self.outputs.append(self._build_output(o, n_univ))
         rate = max(o.rate_hz for o in self.cfg.outputs)
         self.output = OutputThread(self.outputs, n_univ, rate_hz=rate)
         self.listen = ListenProcess(self._listen_kw())
@@ -688,6 +680,29 @@ class Engine:
                 raise failure[0]
             raise LumenError("the frame thread did not start within 60 s")
         self.t_start = now()
+
+    def _build_output(self, o: Any, n_univ: int) -> Any:
+        """One output from its config; its `universe` is the number it gives rig universe 1."""
+        from lumen.output import outputs
+        from lumen.output.artnet import ArtnetOutput, ArtPollResponder
+
+        kind = outputs.get(o.type)
+        common = {"address": o.address, "port": o.port, "rate_hz": o.rate_hz, "latency_ms": o.latency_ms}
+        if o.type == "ddp":
+            # DDP carries the wall's pixels only (170 per DMX row of the rig block).
+            return kind(n_pixels=self.rig.n_rows * 170, **common)
+        start = self.rig.first_universe - 1 + o.universe
+        if o.type == "artnet":
+            out = ArtnetOutput(start_universe=start, n_universes=n_univ, sync=o.sync, allow_broadcast=o.allow_broadcast, **common)
+            if o.poll_reply:
+                responder = ArtPollResponder(out.encoder.universes, bind_address=o.poll_bind)
+                responder.start()
+                self._responders.append(responder)
+            return out
+        return kind(
+            start_universe=start, n_universes=n_univ, priority=o.priority, source_name=o.source_name,
+            allow_multicast=o.allow_multicast, **common,
+        )
 
     def running(self) -> bool:
         """True while audio flows and the frame thread runs."""
@@ -746,6 +761,8 @@ class Engine:
             self.output.stop()
         for o in self.outputs:
             o.close()
+        for r in self._responders:
+            r.stop()
         if self.listen is not None:
             self.listen.stop()
 

@@ -25,6 +25,8 @@ from lumen.scene.expr import FEATURE_NAMES, ExprError, compile_expr
 __all__ = [
     "SUPPORTED_VERSIONS",
     "AnalysisConfig",
+    "ArtnetOutputConfig",
+    "DdpOutputConfig",
     "AudioConfig",
     "FixtureConfig",
     "Binding",
@@ -379,9 +381,59 @@ class SacnOutputConfig(_Model):
         return v
 
 
-#: One output; a union discriminated on ``type`` (only ``sacn`` for now; Art-Net and DDP
-#: are added as further members).
-OutputConfig = Annotated[SacnOutputConfig, Field(discriminator="type")]
+class ArtnetOutputConfig(_Model):
+    """An Art-Net 4 output: the rig's universes as ArtDmx over UDP."""
+
+    type: Literal["artnet"] = Field(description="Output type tag: artnet.")
+    allow_broadcast: bool = Field(
+        default=False,
+        description="Allow a broadcast address (e.g. 2.255.255.255); off by default: it reaches every node.",
+    )
+    address: str = Field(
+        default="127.0.0.1", description="Destination IPv4 unicast address (broadcast needs allow_broadcast)."
+    )
+    port: int = Field(default=6454, ge=1, le=65535, description="Destination UDP port, 1..65535.")
+    universe: int = Field(
+        default=0,
+        ge=0,
+        le=32767,
+        description="15-bit Port-Address (net<<8 | subnet<<4 | universe) this output gives rig universe 1.",
+    )
+    rate_hz: float = Field(default=44.0, ge=1.0, le=100.0, description="Frame rate cap, Hz, 1..100.")
+    latency_ms: float = Field(default=0.0, ge=0.0, le=1000.0, description="This output's own latency, ms, 0..1000.")
+    sync: bool = Field(default=False, description="Send ArtSync after each frame so nodes switch together.")
+    poll_reply: bool = Field(
+        default=False,
+        description="Answer ArtPoll on `poll_bind` port 6454 so consoles discover lumen (needs that port free).",
+    )
+    poll_bind: str = Field(default="127.0.0.1", description="Local IPv4 address the ArtPoll responder binds to.")
+
+    @field_validator("address")
+    @classmethod
+    def _unicast(cls, v: str, info: ValidationInfo) -> str:
+        v = _destination(v, bool(info.data.get("allow_broadcast", False)), "allow_broadcast")
+        if v.endswith(".255") and not info.data.get("allow_broadcast", False):
+            raise _fail("ip_address", f"{v} looks like a broadcast address; set allow_broadcast: true to send to it")
+        return v
+
+
+class DdpOutputConfig(_Model):
+    """A DDP output (WLED and other pixel controllers): the wall's pixels, 480 per packet."""
+
+    type: Literal["ddp"] = Field(description="Output type tag: ddp.")
+    address: str = Field(default="127.0.0.1", description="Destination IPv4 unicast address.")
+    port: int = Field(default=4048, ge=1, le=65535, description="Destination UDP port, 1..65535.")
+    rate_hz: float = Field(default=44.0, ge=1.0, le=100.0, description="Frame rate cap, Hz, 1..100.")
+    latency_ms: float = Field(default=0.0, ge=0.0, le=1000.0, description="This output's own latency, ms, 0..1000.")
+
+    @field_validator("address")
+    @classmethod
+    def _unicast(cls, v: str) -> str:
+        return _destination(v, False, "allow_multicast")
+
+
+#: One output; a union discriminated on ``type``.
+OutputConfig = Annotated[SacnOutputConfig | ArtnetOutputConfig | DdpOutputConfig, Field(discriminator="type")]
 
 
 # --------------------------------------------------------------------------- root

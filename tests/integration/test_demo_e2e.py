@@ -63,12 +63,27 @@ def _show(tmp_path: Path, port: int, extra_outputs: str = "", **over: str) -> Pa
 
 def test_demo_runs_the_chain_and_sacn_reaches_a_receiver(tmp_path: Path) -> None:
     rx = SacnReceiver()
+    art = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    art.bind(("127.0.0.1", 0))
+    art.settimeout(0.05)
     try:
-        show = _show(tmp_path, rx.port)
+        show = _show(tmp_path, rx.port, **{"port: 6454": f"port: {art.getsockname()[1]}"})
         out = tmp_path / "demo-out"
         r = subprocess.run(LUMEN + ["demo", "--seconds", "8", "--out", str(out), "--show", str(show)], capture_output=True, text=True, timeout=120)
+        artdmx: list[tuple[int, bytes]] = []
+        for _ in range(100000):  # drain what queued up (bounded)
+            try:
+                data = art.recv(1024)
+            except OSError:
+                break
+            if data[:8] == b"Art-Net\x00" and data[8:10] == b"\x00\x50":
+                artdmx.append((struct.unpack("<H", data[14:16])[0], data[18:]))
     finally:
         rx.close()
+        art.close()
+    # The demo also sends the same universes as Art-Net (Port-Addresses 0..12).
+    assert {u for u, _ in artdmx} == set(range(13))
+    assert max(max(d) for _, d in artdmx) > 100
     assert r.returncode == 0, r.stderr
     summary = json.loads((out / "summary.json").read_text())
     for key in ("seconds", "frames", "packets", "callbacks", "xruns", "late_frames", "latency_ms"):
@@ -80,7 +95,8 @@ def test_demo_runs_the_chain_and_sacn_reaches_a_receiver(tmp_path: Path) -> None
     assert summary["universes"] == 13
     universes = {u for u, _, _ in rx.packets}
     assert universes == set(range(1, 14))
-    assert len(rx.packets) >= summary["packets"] * 0.95
+    assert summary["outputs"][0]["type"] == "sacn"
+    assert len(rx.packets) >= summary["outputs"][0]["packets"] * 0.95
     # The wall is lit and changes with the music.
     u1 = [np.frombuffer(s, np.uint8) for u, _, s in rx.packets if u == 1]
     assert max(int(a.max()) for a in u1) > 100
