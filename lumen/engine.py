@@ -406,6 +406,8 @@ class FrameThread(threading.Thread):
         shader_path: Path,
         render_size: tuple[int, int],
         rig: Rig,
+        safety: Any,
+        audio_lost_after_s: float,
         output: Any,
         fps: float,
         gamma: float,
@@ -425,6 +427,8 @@ class FrameThread(threading.Thread):
         self.shader_path = shader_path
         self.width, self.height = render_size
         self.rig = rig
+        self.safety = safety
+        self.audio_lost_after_s = audio_lost_after_s
         self.output = output
         self.fps = fps
         self.gamma = gamma
@@ -439,8 +443,6 @@ class FrameThread(threading.Thread):
         self.previews: list[npt.NDArray[np.uint8]] = []
         self.stats = ShowStats()
         self.stop_event = threading.Event()
-        self.blackout = False
-        self.master = 1.0
         self._on_ready = on_ready
         self.t_start = 0.0
 
@@ -514,12 +516,15 @@ class FrameThread(threading.Thread):
                 self.stats.last_shader_error = str(e)
             self.stats.render_ms_total += (now() - t0) * 1000.0
             self.stats.render_ms_max = max(self.stats.render_ms_max, (now() - t0) * 1000.0)
-            if self.blackout:
-                dmx[:] = 0
-            else:
-                rig.pixelmap.apply(pix, wall_dmx, brightness=self.brightness * self.master, gamma=self.gamma)
-                if rig.fixtures:
-                    rig.apply_fixtures(pix, state.uniforms, dmx, self.master)
+            # Safety before the wire: flash limiter, grand master, blackout, audio-lost look.
+            if f.seq > 0:
+                audio_ok = t_now - f.t < self.audio_lost_after_s
+            else:  # no audio yet: give the listen process a moment before calling it lost
+                audio_ok = t_now - self.t_start < self.audio_lost_after_s + 2.0
+            self.safety.process(pix, t_now, audio_ok)
+            rig.pixelmap.apply(pix, wall_dmx, brightness=self.brightness, gamma=self.gamma)
+            if rig.fixtures:
+                rig.apply_fixtures(pix, state.uniforms, dmx, 0.0 if self.safety.blackout else self.safety.grand_master)
             self.output.publish(dmx, f.t, frame)
             if self.preview_every and frame % self.preview_every == 0 and len(self.previews) < self.preview_max:
                 self.previews.append((np.clip(pix, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8))
@@ -535,9 +540,9 @@ class FrameThread(threading.Thread):
     def _apply(self, cmd: Any) -> None:
         name = getattr(cmd, "name", "")
         if name == "blackout":
-            self.blackout = bool(cmd.value)
+            self.safety.blackout = bool(cmd.value)
         elif name == "master":
-            self.master = min(1.0, max(0.0, float(cmd.value)))
+            self.safety.grand_master = min(1.0, max(0.0, float(cmd.value)))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -663,9 +668,16 @@ class Engine:
         fps = self.cfg.render.fps
         latency_s = max(o.latency_ms for o in self.cfg.outputs) / 1000.0 + 0.5 / fps
         every = max(1, int(round(fps / self.options.preview_fps))) if self.options.preview_fps > 0 else 0
+        from lumen.patch.safety import Safety
+
+        sc = self.cfg.safety
+        safety = Safety(fps, max_flashes_per_s=sc.max_flashes_per_s, enabled=sc.flash_limiter)
+        safety.grand_master = sc.grand_master
+        safety.on_audio_lost(sc.on_audio_lost, fade_s=sc.fade_s, safe_look=sc.safe_look)
         self.frame = FrameThread(
             mailbox=self.listen.mailbox, scene=self.scene, shader_path=self.shader_path,
-            render_size=self.render_size, rig=self.rig, output=self.output, fps=fps,
+            render_size=self.render_size, rig=self.rig, safety=safety,
+            audio_lost_after_s=sc.audio_lost_after_s, output=self.output, fps=fps,
             gamma=self.cfg.wall.gamma, brightness=self.cfg.wall.brightness, counters=self.show_counters,
             inbox=self.inbox, gl_backend=self.options.gl_backend, latency_s=latency_s,
             min_interval_s=1.0 / rate,
@@ -758,6 +770,10 @@ class Engine:
             self.frame.stop_event.set()
             self.frame.join(timeout=10.0)
         if self.output is not None:
+            # Clean exit: a black frame goes out first, then Stream_Terminated (sACN).
+            if self.output.running:
+                self.output.publish(np.zeros((self.rig.n_rows, 512), dtype=np.uint8), now(), -1)
+                time.sleep(2.0 / max(o.rate_hz for o in self.cfg.outputs))
             self.output.stop()
         for o in self.outputs:
             o.close()

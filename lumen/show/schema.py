@@ -33,6 +33,7 @@ __all__ = [
     "OutputConfig",
     "RenderConfig",
     "SacnOutputConfig",
+    "SafetyConfig",
     "SceneConfig",
     "ShowConfig",
     "SignalConfig",
@@ -275,6 +276,44 @@ class WallConfig(_Model):
     )
 
 
+# --------------------------------------------------------------------------- safety
+
+
+class SafetyConfig(_Model):
+    """What stands between the renderer and the wire."""
+
+    flash_limiter: bool = Field(
+        default=True,
+        description=(
+            "Photosensitive-epilepsy flash limiter (at most `max_flashes_per_s` full-field "
+            "flashes a second). Turn it off only for shows that accept the risk."
+        ),
+    )
+    max_flashes_per_s: float = Field(
+        default=3.0, ge=0.5, le=3.0, description="Full-field flashes allowed per second, 0.5..3 (guideline: 3)."
+    )
+    grand_master: float = Field(default=1.0, ge=0.0, le=1.0, description="Grand master, 0..1.")
+    on_audio_lost: Literal["hold", "fade"] = Field(
+        default="fade", description="When audio stops: hold the last look, or fade to `safe_look`."
+    )
+    audio_lost_after_s: float = Field(
+        default=1.0, ge=0.1, le=60.0, description="Seconds without new audio before it counts as lost, 0.1..60."
+    )
+    fade_s: float = Field(default=3.0, ge=0.0, le=60.0, description="Fade to the safe look, s, 0..60.")
+    safe_look: tuple[float, float, float] = Field(
+        default=(0.05, 0.04, 0.03),
+        strict=False,  # YAML gives a list
+        description="The look faded to when audio is lost: linear RGB, each 0..1 (dim and steady).",
+    )
+
+    @field_validator("safe_look")
+    @classmethod
+    def _rgb(cls, v: tuple[float, float, float]) -> tuple[float, float, float]:
+        if not all(0.0 <= c <= 1.0 for c in v):
+            raise _fail("color", f"safe_look {list(v)} must be three values in 0..1")
+        return v
+
+
 # --------------------------------------------------------------------------- fixtures
 
 
@@ -464,6 +503,7 @@ class ShowConfig(_Model):
     scene: SceneConfig = Field(default_factory=SceneConfig, description="What is drawn.")
     render: RenderConfig = Field(default_factory=RenderConfig, description="Rendering.")
     wall: WallConfig = Field(default_factory=WallConfig, description="The LED wall.")
+    safety: SafetyConfig = Field(default_factory=SafetyConfig, description="Flash limiter, master, audio-lost look.")
     fixture_library: str | None = Field(
         default=None,
         description="Folder of OFL fixtures ('manufacturer/fixture.json' inside); relative to the show file.",

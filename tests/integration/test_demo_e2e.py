@@ -195,7 +195,12 @@ def test_fixtures_are_patched_next_to_the_wall(tmp_path: Path) -> None:
     finally:
         rx.close()
     assert r.returncode == 0, r.stderr
-    last = {u: np.frombuffer(s, np.uint8) for u, _, s in rx.packets}
+    # A packet from the middle of the run (the last ones are the black exit frame).
+    by_u: dict[int, list[bytes]] = {}
+    for u, _, data in rx.packets:
+        by_u.setdefault(u, []).append(data)
+    last = {u: np.frombuffer(p[len(p) // 2], np.uint8) for u, p in by_u.items()}
+    assert all(np.frombuffer(p[-1], np.uint8).max() == 0 for p in by_u.values())  # blackout on exit
     assert set(last) == {1, 2, 3}
     assert last[1][:3].tolist() == [51, 102, 153] and last[1][384:].max() == 0  # 128 px = 384 slots
     assert last[2].max() == 0
