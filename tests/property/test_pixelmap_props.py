@@ -56,7 +56,8 @@ def maps(draw: st.DrawFn) -> PixelMap:
             line = tuple(draw(st.lists(st.tuples(coord, coord), min_size=2, max_size=4, unique=True)))
             n = draw(st.integers(1, 200))
             # Later strips continue the stream, or start in their own universe well after it.
-            univ = None if i == 0 or draw(st.booleans()) else 100 + 10 * i
+            # (explicit universes sit past anything the stream can reach: <= 200 px a strip, >= 1 px a universe)
+            univ = None if i == 0 or draw(st.booleans()) else kw.get("start_universe", 1) + 1000 * i
             strips.append(Strip(line, n, universe=univ))
         return StripMap(strips, **kw)
     pts = draw(st.lists(st.tuples(coord, coord), min_size=1, max_size=300))

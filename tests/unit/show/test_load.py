@@ -166,7 +166,7 @@ def test_demo_preset_loads() -> None:
     assert cfg.scene.params["brightness"] == "0.25 + 0.75 * energy"
     assert cfg.scene.params["hue"] == "bar_phase"
     assert cfg.scene.params["flash"] == "0.5 * pulse(beat_phase, 0.12) * smoothstep(0.3, 0.6, confidence)"
-    assert len(cfg.outputs) == 1
+    assert [o.type for o in cfg.outputs] == ["sacn", "artnet"]
     out = cfg.outputs[0]
     assert (out.type, out.address, out.port, out.universe) == ("sacn", "127.0.0.1", 5568, 1)
     assert load_show_text(dump_show(cfg)) == cfg
