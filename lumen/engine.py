@@ -345,20 +345,27 @@ class Rig:
 
     def __init__(self, cfg: Any, show_dir: Path | None) -> None:
         from lumen.patch.pixelmap import MatrixMap
-        from lumen.show.rig import build_patch
+        from lumen.show.rig import build_rig
 
-        w = cfg.wall
-        self.pixelmap = MatrixMap(
-            w.width, w.height, origin=w.origin, serpentine=w.serpentine, order=w.order, color_order=w.color_order
-        )
-        self.patch, problems = build_patch(cfg, show_dir)
+        self.maps, self.patch, problems = build_rig(cfg, show_dir)
         if problems:
             raise ConfigError([ConfigIssue(str(show_dir or "."), 0, 0, ".".join(str(k) for k in loc), msg) for loc, msg in problems])
+        wall = self.maps["wall"]
+        assert isinstance(wall, MatrixMap)  # build_rig makes the wall a matrix
+        self.pixelmap = wall
         self.fixtures = [FixtureBinding(fx) for fx in cfg.fixtures]
-        used = [w.universe, w.universe + self.pixelmap.n_universes - 1, *self.patch.universes]
+        used = [u for m in self.maps.values() for u in (m.universes[0], m.universes[-1])] + list(self.patch.universes)
         self.first_universe = min(used)
         self.n_rows = max(used) - self.first_universe + 1
-        self.wall_row0 = w.universe - self.first_universe
+        self.wall_row0 = self.pixelmap.universes[0] - self.first_universe
+
+    def map_views(self, dmx: npt.NDArray[np.uint8]) -> list[tuple[Any, npt.NDArray[np.uint8]]]:
+        """Each pixel map with the rows of ``dmx`` (the rig block) it writes."""
+        out = []
+        for m in self.maps.values():
+            r0 = m.universes[0] - self.first_universe
+            out.append((m, dmx[r0 : r0 + m.n_universes]))
+        return out
 
     def apply_fixtures(self, frame: npt.NDArray[np.float32], env: Any, dmx: npt.NDArray[np.uint8], master: float) -> None:
         """Evaluate fixture bindings and render the fixtures' channels into ``dmx``."""
@@ -467,7 +474,7 @@ class FrameThread(threading.Thread):
         pix = np.zeros((self.height, self.width, 3), dtype=np.float32)
         rig = self.rig
         dmx = np.zeros((rig.n_rows, 512), dtype=np.uint8)
-        wall_dmx = dmx[rig.wall_row0 : rig.wall_row0 + rig.pixelmap.n_universes]
+        views = rig.map_views(dmx)
         vec = np.zeros(N_FIELDS, dtype=np.float64)
         period = 1.0 / self.fps
         # Frames follow the audio: one is rendered as soon as a new hop's features arrive,
@@ -522,7 +529,8 @@ class FrameThread(threading.Thread):
             else:  # no audio yet: give the listen process a moment before calling it lost
                 audio_ok = t_now - self.t_start < self.audio_lost_after_s + 2.0
             self.safety.process(pix, t_now, audio_ok)
-            rig.pixelmap.apply(pix, wall_dmx, brightness=self.brightness, gamma=self.gamma)
+            for pmap, rows in views:
+                pmap.apply(pix, rows, brightness=self.brightness, gamma=self.gamma)
             if rig.fixtures:
                 rig.apply_fixtures(pix, state.uniforms, dmx, 0.0 if self.safety.blackout else self.safety.grand_master)
             self.output.publish(dmx, f.t, frame)
@@ -600,7 +608,8 @@ class Engine:
         self.pixelmap = self.rig.pixelmap
         w = cfg.wall
         self.scene = Scene(cfg.scene.shader, dict(cfg.scene.params))
-        self.render_size = (cfg.render.width or w.width, cfg.render.height or w.height)
+        scene_w, scene_h = self.pixelmap.scene_size  # the wall as seen in the scene (after rotation)
+        self.render_size = (cfg.render.width or scene_w, cfg.render.height or scene_h)
         self.show_counters = Counters(SHOW_COUNTERS)
         self.inbox: Inbox[Any] = Inbox()
         self.listen: ListenProcess | None = None

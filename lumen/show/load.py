@@ -132,10 +132,11 @@ def load_show_text(text: str, path: str = "<string>", *, show_dir: Path | None =
     except ValidationError as exc:
         doc.translate(exc.errors())
         raise ConfigError(sorted(doc.issues, key=lambda i: (i.line, i.col))) from None
-    if cfg.fixtures:
-        from lumen.show.rig import build_patch
+    if not doc.issues and (cfg.fixtures or cfg.strips is not None or cfg.points is not None):
+        # The rig's parts can collide (two things on one DMX slot); a lone wall cannot.
+        from lumen.show.rig import build_rig
 
-        for loc, message in build_patch(cfg, show_dir)[1]:
+        for loc, message in build_rig(cfg, show_dir)[2]:
             doc.issue(doc.values.get(loc) or doc.values.get(loc[:-1]), loc, message)
     if doc.issues:
         raise ConfigError(sorted(doc.issues, key=lambda i: (i.line, i.col)))

@@ -17,7 +17,7 @@ import ipaddress
 import re
 from typing import Annotated, Final, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
 from lumen.scene.expr import FEATURE_NAMES, ExprError, compile_expr
@@ -36,7 +36,10 @@ __all__ = [
     "SafetyConfig",
     "SceneConfig",
     "ShowConfig",
+    "PointsConfig",
     "SignalConfig",
+    "StripConfig",
+    "StripsConfig",
     "WallConfig",
 ]
 
@@ -262,8 +265,8 @@ class WallConfig(_Model):
     order: Literal["rows", "columns"] = Field(
         default="rows", description="Direction of the first run from the origin: rows | columns."
     )
-    color_order: Literal["RGB", "RBG", "GRB", "GBR", "BRG", "BGR"] = Field(
-        default="RGB", description="Channel order the pixels expect on the wire."
+    color_order: ColorOrder = Field(
+        default="RGB", description="Byte order on the wire: any order of RGB (3 bytes) or RGBW (4 bytes)."
     )
     gamma: float = Field(
         default=1.0,
@@ -274,6 +277,93 @@ class WallConfig(_Model):
     brightness: float = Field(
         default=1.0, ge=0.0, le=1.0, description="Brightness cap, fraction of full, 0..1."
     )
+    rotation: Literal[0, 90, 180, 270] = Field(default=0, description="Clockwise rotation of the wall in the scene, degrees.")
+    flip_h: bool = Field(default=False, description="Mirror left-right (before rotation).")
+    flip_v: bool = Field(default=False, description="Mirror top-bottom (before rotation).")
+    tiles: tuple[int, int] = Field(
+        default=(1, 1),
+        strict=False,  # YAML gives a list
+        description="Panels across and down; width and height are the whole wall, each panel wired alike.",
+    )
+    tile_order: Literal["rows", "columns"] = Field(default="rows", description="How the data line visits panels.")
+    tile_serpentine: bool = Field(default=False, description="Panel chain zig-zags across rows of panels.")
+    start_address: int = Field(default=1, ge=1, le=512, description="DMX address of the first pixel, 1..512.")
+    split_pixels: bool = Field(
+        default=False, description="Pack all 512 slots, splitting pixels across universes (off: 170 RGB / 128 RGBW)."
+    )
+    white_balance: tuple[float, float, float] = Field(
+        default=(1.0, 1.0, 1.0), strict=False, description="Per-channel gains R, G, B, each 0..1."
+    )
+    current_budget_a: float | None = Field(
+        default=None, gt=0.0, le=10000.0, description="Power budget in amps; frames above it are dimmed uniformly."
+    )
+    current_ma_per_channel: float = Field(
+        default=20.0, gt=0.0, le=1000.0, description="Current of one LED channel at full, mA (for the budget)."
+    )
+    sampling: Literal["nearest", "area"] = Field(default="nearest", description="Sample the frame at each LED's center, or average an area.")
+    area_radius_px: int = Field(default=1, ge=0, le=16, description="Area sampling radius, frame pixels, 0..16.")
+
+    @field_validator("tiles")
+    @classmethod
+    def _tiles(cls, v: tuple[int, int], info: ValidationInfo) -> tuple[int, int]:
+        if not (1 <= v[0] <= 64 and 1 <= v[1] <= 64):
+            raise _fail("tiles", f"tiles {list(v)} must be 1..64 panels on each axis")
+        w, h = info.data.get("width"), info.data.get("height")
+        if isinstance(w, int) and isinstance(h, int) and (w % v[0] or h % v[1]):
+            raise _fail("tiles", f"a {w}x{h} wall does not divide into {v[0]}x{v[1]} equal panels")
+        return v
+
+    @field_validator("white_balance")
+    @classmethod
+    def _gains(cls, v: tuple[float, float, float]) -> tuple[float, float, float]:
+        if not all(0.0 <= g <= 1.0 for g in v):
+            raise _fail("white_balance", f"white_balance {list(v)} gains must be 0..1")
+        return v
+
+
+def _check_color_order(v: str) -> str:
+    letters = "RGBW" if len(v) == 4 else "RGB"
+    if sorted(v) != sorted(letters):
+        raise _fail("color_order", f"{v!r} is not an order of RGB or RGBW (e.g. GRB, GRBW)")
+    return v
+
+
+ColorOrder = Annotated[str, AfterValidator(_check_color_order)]
+
+
+class StripConfig(_Model):
+    """One LED strip or segment chain along a polyline in scene coordinates."""
+
+    points: tuple[Annotated[tuple[float, float], Strict(False)], ...] = Field(
+        min_length=2, strict=False, description="Polyline corners, (x, y) in 0..1 (y down); LEDs spread evenly along it."
+    )
+    n_pixels: int = Field(ge=1, le=100000, description="LEDs on the strip.")
+    universe: int | None = Field(default=None, ge=1, le=63999, description="Start in this universe; null: continue the chain.")
+    address: int | None = Field(default=None, ge=1, le=512, description="Start at this address (with `universe`).")
+
+    @field_validator("points")
+    @classmethod
+    def _inside(cls, v: tuple[tuple[float, float], ...]) -> tuple[tuple[float, float], ...]:
+        if not all(0.0 <= c <= 1.0 for p in v for c in p):
+            raise _fail("position", "strip points must lie in 0..1 on both axes (scene coordinates)")
+        return v
+
+
+class StripsConfig(_Model):
+    """LED strips patched on consecutive universes."""
+
+    universe: int = Field(default=100, ge=1, le=63999, description="Rig universe of the first strip's first LED.")
+    color_order: ColorOrder = Field(default="RGB", description="Byte order on the wire (RGB or RGBW orders).")
+    strips: tuple[StripConfig, ...] = Field(min_length=1, strict=False, description="The strips, in wiring order.")
+
+
+class PointsConfig(_Model):
+    """An arbitrary point map from a CSV file (x,y per line; optional universe,address)."""
+
+    csv: str = Field(min_length=1, description="CSV file, relative to the show file.")
+    normalize: bool = Field(default=False, description="Scale the points' bounding box to 0..1.")
+    universe: int = Field(default=200, ge=1, le=63999, description="Rig universe of the first point (without addresses in the CSV).")
+    color_order: ColorOrder = Field(default="RGB", description="Byte order on the wire (RGB or RGBW orders).")
 
 
 # --------------------------------------------------------------------------- safety
@@ -503,6 +593,8 @@ class ShowConfig(_Model):
     scene: SceneConfig = Field(default_factory=SceneConfig, description="What is drawn.")
     render: RenderConfig = Field(default_factory=RenderConfig, description="Rendering.")
     wall: WallConfig = Field(default_factory=WallConfig, description="The LED wall.")
+    strips: StripsConfig | None = Field(default=None, description="LED strips along polylines (optional).")
+    points: PointsConfig | None = Field(default=None, description="A CSV point map (optional).")
     safety: SafetyConfig = Field(default_factory=SafetyConfig, description="Flash limiter, master, audio-lost look.")
     fixture_library: str | None = Field(
         default=None,
