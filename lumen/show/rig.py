@@ -34,7 +34,8 @@ def build_maps(cfg: ShowConfig, show_dir: Path | None) -> tuple[dict[str, PixelM
             tiles=w.tiles, tile_order=w.tile_order, tile_serpentine=w.tile_serpentine,
             rotation=w.rotation, flip_h=w.flip_h, flip_v=w.flip_v,
             color_order=w.color_order, start_universe=w.universe, start_address=w.start_address,
-            split_pixels=w.split_pixels, white_balance=w.white_balance,
+            split_pixels=w.split_pixels,
+            white_balance=(*w.white_balance, 1.0) if len(w.color_order) == 4 else w.white_balance,
             current_budget_a=w.current_budget_a, current_ma_per_channel=w.current_ma_per_channel,
             sampling=w.sampling, area_radius_px=w.area_radius_px,
         )

@@ -188,6 +188,7 @@ def test_fixtures_are_patched_next_to_the_wall(tmp_path: Path) -> None:
         f"fixture_library: {ofl}\n"
         "fixtures:\n"
         "  - {name: par, profile: generic/rgb-fader, mode: 8bit, universe: 3, address: 10, position: [0.25, 0.5], intensity: 0.5}\n"
+        "strips: {universe: 4, color_order: GRB, strips: [{points: [[0.1, 0.9], [0.9, 0.9]], n_pixels: 10}]}\n"
         f"outputs: [{{type: sacn, address: 127.0.0.1, port: {rx.port}}}]\n"
     )
     try:
@@ -201,7 +202,8 @@ def test_fixtures_are_patched_next_to_the_wall(tmp_path: Path) -> None:
         by_u.setdefault(u, []).append(data)
     last = {u: np.frombuffer(p[len(p) // 2], np.uint8) for u, p in by_u.items()}
     assert all(np.frombuffer(p[-1], np.uint8).max() == 0 for p in by_u.values())  # blackout on exit
-    assert set(last) == {1, 2, 3}
+    assert set(last) == {1, 2, 3, 4}
+    assert last[4][:30].tolist() == [102, 51, 153] * 10 and last[4][30:].max() == 0  # GRB strip
     assert last[1][:3].tolist() == [51, 102, 153] and last[1][384:].max() == 0  # 128 px = 384 slots
     assert last[2].max() == 0
     # rgb-fader has no dimmer: the color channels carry intensity (0.5 of 51, 102, 153).
