@@ -42,7 +42,7 @@ from lumen.output.encode.artnet import (
     parse_opcode,
     reply_pages,
 )
-from lumen.output.send import UdpSender, resolve_ipv4
+from lumen.output.send import SingleSenderStats, UdpSender, resolve_ipv4
 
 #: Longest the responder thread waits in ``select`` before it looks at its stop flag, s.
 _POLL_WAIT_S: Final[float] = 0.1
@@ -100,7 +100,7 @@ class ArtnetParams(BaseModel):
     ] = False
 
 
-class ArtnetOutput:
+class ArtnetOutput(SingleSenderStats):
     """Sends frames of DMX universes as ArtDmx packets, one ``sendto`` per universe.
 
     Parameters
@@ -182,26 +182,6 @@ class ArtnetOutput:
             sync=params.sync,
             allow_broadcast=params.allow_broadcast,
         )
-
-    @property
-    def packets(self) -> int:
-        """Packets sent successfully so far (ArtDmx and ArtSync)."""
-        return self._sender.packets
-
-    @property
-    def errors(self) -> int:
-        """Failed sends so far."""
-        return self._sender.errors
-
-    @property
-    def last_error(self) -> str:
-        """Text of the most recent send failure ("" if none)."""
-        return self._sender.last_error
-
-    @property
-    def destination(self) -> tuple[str, int]:
-        """The ``(address, port)`` packets go to."""
-        return self._sender.destination
 
     def send_frame(self, dmx: npt.NDArray[np.uint8]) -> int:
         """Encode and send one frame (then an ArtSync with ``sync``); errors are counted.

@@ -33,7 +33,7 @@ from lumen.output.encode.ddp import (
     ID_DISPLAY,
     DdpEncoder,
 )
-from lumen.output.send import UdpSender
+from lumen.output.send import SingleSenderStats, UdpSender
 
 #: RGB pixels lumen's patch puts in one 512-slot universe row.
 PIXELS_PER_UNIVERSE: Final[int] = 170
@@ -60,7 +60,7 @@ class DdpParams(BaseModel):
     )
 
 
-class DdpOutput:
+class DdpOutput(SingleSenderStats):
     """Sends RGB frames as DDP packets (at most 480 pixels each, push flag on the last).
 
     Parameters
@@ -128,26 +128,6 @@ class DdpOutput:
             data_type=params.data_type,
             destination_id=params.destination_id,
         )
-
-    @property
-    def packets(self) -> int:
-        """Packets sent successfully so far."""
-        return self._sender.packets
-
-    @property
-    def errors(self) -> int:
-        """Failed sends so far."""
-        return self._sender.errors
-
-    @property
-    def last_error(self) -> str:
-        """Text of the most recent send failure ("" if none)."""
-        return self._sender.last_error
-
-    @property
-    def destination(self) -> tuple[str, int]:
-        """The ``(address, port)`` packets go to."""
-        return self._sender.destination
 
     def _send(self, views: tuple[memoryview, ...]) -> int:
         send = self._sender.send

@@ -171,3 +171,30 @@ class UdpSender:
 
     def __repr__(self) -> str:
         return f"UdpSender({self.address!r}, {self.port}, packets={self.packets}, errors={self.errors})"
+
+
+class SingleSenderStats:
+    """Counters of an output that sends through one `UdpSender` (held in ``self._sender``)."""
+
+    _sender: UdpSender
+
+    @property
+    def packets(self) -> int:
+        """Packets sent successfully so far."""
+        return self._sender.packets
+
+    @property
+    def errors(self) -> int:
+        """Failed sends so far."""
+        return self._sender.errors
+
+    @property
+    def last_error(self) -> str:
+        """Text of the most recent send failure ("" if none)."""
+        return self._sender.last_error
+
+    @property
+    def destination(self) -> tuple[str, int]:
+        """The ``(address, port)`` packets go to."""
+        return self._sender.destination
+
