@@ -55,7 +55,9 @@ def _show(tmp_path: Path, port: int, extra_outputs: str = "", **over: str) -> Pa
     text = text.replace("port: 5568", f"port: {port}")
     for k, v in over.items():
         text = text.replace(k, v)
-    text += extra_outputs
+    if extra_outputs:  # the outputs list ends where the safety section begins
+        assert "\nsafety:" in text
+        text = text.replace("\nsafety:", extra_outputs + "\nsafety:", 1)
     p = tmp_path / "show.yaml"
     p.write_text(text)
     return p
