@@ -722,7 +722,7 @@ class Engine:
             return out
         return kind(
             start_universe=start, n_universes=n_univ, priority=o.priority, source_name=o.source_name,
-            allow_multicast=o.allow_multicast, **common,
+            allow_multicast=o.allow_multicast, sync_universe=o.sync_universe, discovery=o.discovery, **common,
         )
 
     def running(self) -> bool:

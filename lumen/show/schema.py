@@ -495,6 +495,15 @@ class SacnOutputConfig(_Model):
     source_name: str = Field(
         default="lumen", description="Source name shown by receivers, at most 63 UTF-8 bytes."
     )
+    sync_universe: int = Field(
+        default=0,
+        ge=0,
+        le=63999,
+        description="Universe of E1.31 synchronization packets (0: none); receivers then switch frames together.",
+    )
+    discovery: bool = Field(
+        default=False, description="Send E1.31 universe discovery every 10 s (to the destination when unicast)."
+    )
 
     @field_validator("address")
     @classmethod

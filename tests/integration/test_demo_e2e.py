@@ -211,3 +211,33 @@ def test_fixtures_are_patched_next_to_the_wall(tmp_path: Path) -> None:
     # rgb-fader has no dimmer: the color channels carry intensity (0.5 of 51, 102, 153).
     assert last[3][9:12].tolist() == [26, 51, 77] or last[3][9:12].tolist() == [25, 51, 76]
     assert last[3][:9].max() == 0 and last[3][12:].max() == 0
+
+
+def test_sacn_sync_and_discovery_from_the_show_file(tmp_path: Path) -> None:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.settimeout(0.05)
+    show = tmp_path / "sync.yaml"
+    show.write_text(
+        "version: 1\nwall: {width: 16, height: 8}\n"
+        f"outputs: [{{type: sacn, port: {sock.getsockname()[1]}, sync_universe: 7, discovery: true}}]\n"
+    )
+    try:
+        r = subprocess.run(LUMEN + ["demo", "--seconds", "2", "--out", str(tmp_path / "o"), "--show", str(show)], capture_output=True, text=True, timeout=120)
+        kinds: dict[str, int] = {}
+        for _ in range(100000):  # bounded drain
+            try:
+                data = sock.recv(1024)
+            except OSError:
+                break
+            root = struct.unpack(">I", data[18:22])[0]
+            framing = struct.unpack(">I", data[40:44])[0]
+            kind = {(4, 2): "data", (8, 1): "sync", (8, 2): "discovery"}.get((root, framing), "other")
+            kinds[kind] = kinds.get(kind, 0) + 1
+            if kind == "data":
+                assert struct.unpack(">H", data[109:111])[0] == 7  # data packets name the sync universe
+    finally:
+        sock.close()
+    assert r.returncode == 0, r.stderr
+    assert kinds.get("data", 0) > 20 and kinds.get("sync", 0) > 20 and kinds.get("discovery", 0) >= 1
+    assert "other" not in kinds
