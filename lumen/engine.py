@@ -660,8 +660,11 @@ class Engine:
         from lumen.output import OutputThread
 
         n_univ = self.rig.n_rows
+        from lumen.output.delay import DelayedOutput
+
         for o in self.cfg.outputs:
-            self.outputs.append(self._build_output(o, n_univ))
+            out = self._build_output(o, n_univ)
+            self.outputs.append(DelayedOutput(out, o.delay_ms) if o.delay_ms > 0 else out)
         rate = max(o.rate_hz for o in self.cfg.outputs)
         self.output = OutputThread(self.outputs, n_univ, rate_hz=rate)
         self.listen = ListenProcess(self._listen_kw())

@@ -492,6 +492,9 @@ class SacnOutputConfig(_Model):
         le=1000.0,
         description="This output's own latency, ms, 0..1000 (beat-locked events fire early by it).",
     )
+    delay_ms: float = Field(
+        default=0.0, ge=0.0, le=1000.0, description="Hold this output back, ms, 0..1000 (to land with slower outputs)."
+    )
     source_name: str = Field(
         default="lumen", description="Source name shown by receivers, at most 63 UTF-8 bytes."
     )
@@ -539,6 +542,9 @@ class ArtnetOutputConfig(_Model):
     )
     rate_hz: float = Field(default=44.0, ge=1.0, le=100.0, description="Frame rate cap, Hz, 1..100.")
     latency_ms: float = Field(default=0.0, ge=0.0, le=1000.0, description="This output's own latency, ms, 0..1000.")
+    delay_ms: float = Field(
+        default=0.0, ge=0.0, le=1000.0, description="Hold this output back, ms, 0..1000 (to land with slower outputs)."
+    )
     sync: bool = Field(default=False, description="Send ArtSync after each frame so nodes switch together.")
     poll_reply: bool = Field(
         default=False,
@@ -563,6 +569,9 @@ class DdpOutputConfig(_Model):
     port: int = Field(default=4048, ge=1, le=65535, description="Destination UDP port, 1..65535.")
     rate_hz: float = Field(default=44.0, ge=1.0, le=100.0, description="Frame rate cap, Hz, 1..100.")
     latency_ms: float = Field(default=0.0, ge=0.0, le=1000.0, description="This output's own latency, ms, 0..1000.")
+    delay_ms: float = Field(
+        default=0.0, ge=0.0, le=1000.0, description="Hold this output back, ms, 0..1000 (to land with slower outputs)."
+    )
 
     @field_validator("address")
     @classmethod
