@@ -11,7 +11,7 @@ from __future__ import annotations
 import socket
 import struct
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import numpy.typing as npt
@@ -24,54 +24,6 @@ from lumen.output.encode.artnet import ArtnetEncoder, encode_artpoll
 pytestmark = pytest.mark.network
 
 ID = b"Art-Net\x00"
-
-
-class Receiver:
-    """A UDP socket on 127.0.0.1:<ephemeral> that collects datagrams, bounded in count and time."""
-
-    def __init__(self) -> None:
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
-        self.sock.bind(("127.0.0.1", 0))
-        self.port: int = self.sock.getsockname()[1]
-
-    def collect(self, n: int, timeout_s: float = 2.0) -> list[bytes]:
-        """Up to ``n`` datagrams, waiting at most ``timeout_s`` in total."""
-        got: list[bytes] = []
-        deadline = time.perf_counter() + timeout_s
-        while len(got) < n:
-            left = deadline - time.perf_counter()
-            if left <= 0:
-                break
-            self.sock.settimeout(left)
-            try:
-                got.append(self.sock.recv(4096))
-            except TimeoutError:
-                break
-        return got
-
-    def drain(self) -> list[bytes]:
-        """Everything already queued, without waiting."""
-        got: list[bytes] = []
-        self.sock.setblocking(False)
-        try:
-            while len(got) < 100_000:
-                got.append(self.sock.recv(4096))
-        except BlockingIOError:
-            pass
-        finally:
-            self.sock.setblocking(True)
-        return got
-
-    def close(self) -> None:
-        self.sock.close()
-
-
-@pytest.fixture()
-def receiver() -> Iterator[Receiver]:
-    r = Receiver()
-    yield r
-    r.close()
 
 
 def frame(n_universes: int, value: int) -> npt.NDArray[np.uint8]:
@@ -323,8 +275,8 @@ def test_ddp_terminate_sends_nothing_and_errors_are_counted(receiver: Receiver) 
 # -- all outputs on one OutputThread ------------------------------------------------------------
 
 
-def test_one_output_thread_drives_sacn_artnet_and_ddp() -> None:
-    rx = [Receiver() for _ in range(3)]
+def test_one_output_thread_drives_sacn_artnet_and_ddp(make_receiver: Callable[[], Receiver]) -> None:
+    rx = [make_receiver() for _ in range(3)]
     sacn = SacnOutput(port=rx[0].port, n_universes=2, sync_universe=9, cid=bytes(16))
     art = ArtnetOutput(port=rx[1].port, n_universes=2, sync=True)
     ddp = DdpOutput(port=rx[2].port, n_pixels=340)
