@@ -19,7 +19,6 @@ import logging
 import multiprocessing as mp
 import os
 import queue
-import sys
 import threading
 import time
 import traceback
@@ -37,6 +36,7 @@ from lumen.rt.clock import now
 from lumen.rt.counters import Counters
 from lumen.rt.inbox import Inbox
 from lumen.rt.mailbox import Mailbox
+from lumen.rt.realtime import prioritize_audio_process
 
 log = logging.getLogger("lumen")
 
@@ -149,30 +149,6 @@ def analysis_loop(source: Any, ring: Any, analyzer: Any, mailbox: Mailbox, count
             counters.values[s_max] = dt
 
 
-def _prioritize_listen_process() -> str:
-    """Give the listen process's threads the CPU and the GIL ahead of rendering.
-
-    The PortAudio callback needs the GIL. If another thread of this process holds it and is
-    preempted by render threads (llvmpipe uses every core), the callback waits and the
-    stream overflows. So this process's threads run at a low real-time priority (below the
-    audio server's, SCHED_FIFO 1: they sleep nearly all the time, so they cost nothing),
-    falling back to a raised nice level, and the GIL switch interval is short. Called before
-    any thread starts, so every thread inherits it. Returns a note for the source
-    description when neither was permitted.
-    """
-    sys.setswitchinterval(0.0005)
-    try:
-        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(1))
-        return ""
-    except (OSError, AttributeError):  # no rtprio for this user, or not Linux
-        pass
-    try:
-        os.setpriority(os.PRIO_PROCESS, 0, -10)
-    except OSError:
-        return " (normal priority: no permission to raise it)"
-    return " (nice -10: no permission for real-time priority)"
-
-
 def listen_main(spec: ListenSpec, stop: Any, status: Any) -> None:
     """Entry point of the listen process.
 
@@ -180,7 +156,7 @@ def listen_main(spec: ListenSpec, stop: Any, status: Any) -> None:
     then runs until ``stop`` is set or a finite source is exhausted.
     """
     mailbox = counters = None
-    notes = _prioritize_listen_process()
+    notes = prioritize_audio_process()
     try:
         from lumen.analysis.analyzer import Analyzer
         from lumen.analysis.base import AnalysisSpec

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import ast
 import inspect
+import os
+import sys
 import textwrap
 from collections.abc import Callable
 from typing import Final, TypeVar
@@ -99,3 +101,27 @@ def lint(func: Callable[..., object]) -> list[str]:
         elif isinstance(node, ast.Name) and node.id in FORBIDDEN_MODULES:
             problems.append(f"{func.__qualname__}:{line}: forbidden module {node.id}")
     return problems
+
+
+def prioritize_audio_process() -> str:
+    """Give this process's threads the CPU and the GIL ahead of rendering (the listen process).
+
+    The PortAudio callback needs the GIL. If another thread of this process holds it and is
+    preempted by render threads (llvmpipe uses every core), the callback waits and the
+    stream overflows. So this process's threads run at a low real-time priority (below the
+    audio server's, SCHED_FIFO 1: they sleep nearly all the time, so they cost nothing),
+    falling back to a raised nice level, and the GIL switch interval is short. Called before
+    any thread starts, so every thread inherits it. Returns a note for the source
+    description when neither was permitted.
+    """
+    sys.setswitchinterval(0.0005)
+    try:
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(1))
+        return ""
+    except (OSError, AttributeError):  # no rtprio for this user, or not Linux
+        pass
+    try:
+        os.setpriority(os.PRIO_PROCESS, 0, -10)
+    except OSError:
+        return " (normal priority: no permission to raise it)"
+    return " (nice -10: no permission for real-time priority)"

@@ -7,6 +7,7 @@ AudioRing → a reader thread, writes the audio to OUT.npy and prints the counte
 
 from __future__ import annotations
 
+import gc
 import json
 import sys
 import threading
@@ -16,10 +17,12 @@ import numpy as np
 
 from lumen.audio.sources import AUDIO_COUNTERS, DeviceSource
 from lumen.rt.counters import Counters
+from lumen.rt.realtime import prioritize_audio_process
 
 
 def main() -> int:
     out_path, seconds, client = sys.argv[1], float(sys.argv[2]), sys.argv[3]
+    prioritize_audio_process()  # as the listen process does
     src = DeviceSource("JACK", sr=48000, blocksize=256, n_channels=2, client_name=client)
     ring = src.make_ring(seconds=2.0)
     counters = Counters(AUDIO_COUNTERS)
@@ -37,6 +40,8 @@ def main() -> int:
     th = threading.Thread(target=reader)
     th.start()
     src.start(ring, counters)
+    gc.freeze()
+    gc.disable()
     print("ready", flush=True)
     time.sleep(seconds)
     src.stop()
