@@ -497,8 +497,9 @@ class FrameThread(threading.Thread):
             except Exception as e:  # a failing draw keeps the last good frame on the wall
                 c.bump(s_rerr)
                 self.stats.last_shader_error = str(e)
-            self.stats.render_ms_total += (now() - t0) * 1000.0
-            self.stats.render_ms_max = max(self.stats.render_ms_max, (now() - t0) * 1000.0)
+            render_ms = (now() - t0) * 1000.0
+            self.stats.render_ms_total += render_ms
+            self.stats.render_ms_max = max(self.stats.render_ms_max, render_ms)
             # Safety before the wire: flash limiter, grand master, blackout, audio-lost look.
             if f.seq > 0:
                 audio_ok = t_now - f.t < self.audio_lost_after_s

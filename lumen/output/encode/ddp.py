@@ -173,20 +173,17 @@ class DdpEncoder:
             The frame's packets in offset order; only the last has the push flag.
         """
         np.copyto(self._pixels, rgb)
-        seq = self._seq
-        seq_on = self.sequencing
-        for view, (dst, src) in zip(self._views, self._pairs):
-            np.copyto(dst, src)
-            if seq_on:
-                seq = seq % SEQUENCE_MAX + 1
-                view[_OFF_SEQUENCE] = seq
-        self._seq = seq
-        return self._views
+        return self._emit()
 
     @realtime
     def encode_bytes(self, data: npt.NDArray[np.uint8]) -> tuple[memoryview, ...]:
         """Like `encode`, with the pixels as a flat array of ``3 * n_pixels`` octets. Real-time safe."""
         np.copyto(self._flat, data)
+        return self._emit()
+
+    @realtime
+    def _emit(self) -> tuple[memoryview, ...]:
+        """Copy the staged pixels into the packets and number them. Real-time safe."""
         seq = self._seq
         seq_on = self.sequencing
         for view, (dst, src) in zip(self._views, self._pairs):
