@@ -10,12 +10,20 @@ Processes and threads (DESIGN.md §2)::
     show process:    frame thread (GL) ◄─────────────────────────────────────────┘
                      frame thread ──DMX double buffer──► output thread ──► UDP
                      health thread reads the counters of both processes
+
+The frame thread draws the show's scenes (`lumen.scene.graph.SceneSet` → render plan →
+`lumen.render.compositor.Compositor`), hot-reloads shader files, and applies commands (scene
+changes from `Engine.go`, reloaded scenes from the show-file watcher that `Engine.run` polls)
+at frame boundaries. `render_offline` wires the same scene and render layers to a file's
+analysis, driven by the audio clock instead of the wall clock (``lumen render --offline``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import logging
+import math
 import multiprocessing as mp
 import os
 import queue
@@ -37,6 +45,7 @@ from lumen.rt.counters import Counters
 from lumen.rt.inbox import Inbox
 from lumen.rt.mailbox import Mailbox
 from lumen.rt.realtime import prioritize_audio_process
+from lumen.show.load import ShowWatcher
 
 log = logging.getLogger("lumen")
 
@@ -49,6 +58,7 @@ LISTEN_COUNTERS: Final[tuple[str, ...]] = (
 #: Counters of the show process.
 SHOW_COUNTERS: Final[tuple[str, ...]] = (
     "frames", "late_frames", "render_errors", "shader_errors", "shader_reloads", "stale_features",
+    "nodes_bypassed", "show_reloads", "show_errors",
 )
 
 REPO_ROOT: Final[Path] = Path(__file__).resolve().parent.parent
@@ -93,7 +103,7 @@ class ListenSpec:
     seconds: float | None = None
     realtime_pace: bool = True
     loop_file: bool = False
-    analyzers: tuple[str, ...] = ("levels", "onset", "tempo")
+    analyzers: tuple[str, ...] = ("levels", "onset", "beat")
     tempo_min_bpm: float = 70.0
     tempo_max_bpm: float = 180.0
 
@@ -282,7 +292,13 @@ class ListenProcess:
 
 
 def resolve_shader(name: str, show_dir: Path | None) -> Path:
-    """Find a shader by path or in the show's folder or lumen's shader folders."""
+    """Find a shader by path or in the show's folder or lumen's shader folders.
+
+    Raises
+    ------
+    ConfigError
+        No such file in any of those places (the message lists where it looked).
+    """
     p = Path(name)
     candidates = [p] if p.is_absolute() else []
     if show_dir is not None:
@@ -292,7 +308,31 @@ def resolve_shader(name: str, show_dir: Path | None) -> Path:
     for c in candidates:
         if c.is_file():
             return c
-    raise ConfigError([ConfigIssue(str(show_dir or "."), 0, 0, "scene.shader", f"shader {name!r} not found (looked in {', '.join(str(c.parent) for c in candidates)})")])
+    where = ", ".join(dict.fromkeys(str(c.parent) for c in candidates))
+    raise ConfigError([ConfigIssue(str(show_dir or "."), 0, 0, "shader", f"shader {name!r} not found (looked in {where})")])
+
+
+def missing_shaders(cfg: Any, show_dir: Path | None) -> list[tuple[str, str]]:
+    """Shaders the show names that cannot be found: ``(name, "key.path: message")`` each."""
+    from lumen.show.scenes import shader_names
+
+    out: list[tuple[str, str]] = []
+    seen: set[str] = set()
+    for loc, name in shader_names(cfg):
+        if name in seen:
+            continue
+        seen.add(name)
+        try:
+            resolve_shader(name, show_dir)
+        except ConfigError as e:
+            out.append((name, f"{'.'.join(str(k) for k in loc)}: {e.issues[0].message}"))
+    return out
+
+
+def rig_part(cfg: Any) -> dict[str, Any]:
+    """Everything of a show except its scenes (what a live reload cannot change)."""
+    part: dict[str, Any] = cfg.model_dump(exclude={"scene", "scenes", "start_scene", "name"})
+    return part
 
 
 class FixtureBinding:
@@ -371,22 +411,66 @@ class ShowStats:
     features: Features = field(default_factory=Features)
     render_ms_max: float = 0.0
     render_ms_total: float = 0.0
+    scene: str = ""
+    problems: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class SceneCommand:
+    """Change scene at the next musical boundary (posted to the frame thread's inbox).
+
+    Attributes
+    ----------
+    scene : str
+    transition : lumen.scene.transition.TransitionSpec or None
+        None: the target scene's own transition.
+    quantize : str or None
+        Overrides the transition's quantization.
+    """
+
+    scene: str
+    transition: Any = None
+    quantize: str | None = None
+    name: str = "scene"
+
+
+@dataclass(frozen=True, slots=True)
+class ScenesCommand:
+    """Swap in reloaded scenes at the next frame boundary (posted by the show-file watcher)."""
+
+    specs: tuple[Any, ...]
+    start: str
+    name: str = "scenes"
+
+
+def preload_shaders(compositor: Any, scenes: Any) -> None:
+    """Load every shader the scenes name, so compile errors are known before the first frame."""
+    for name in scenes.names:
+        spec = scenes.spec(name)
+        for layer in spec.layers:
+            for node in (layer.source, *layer.effects):
+                compositor.program(node.shader)
+        for node in spec.effects:
+            compositor.program(node.shader)
 
 
 class FrameThread(threading.Thread):
-    """The frame thread: features → scene → GL render → readback → patch → output.
+    """The frame thread: features → scene graph → compositor (GL) → readback → patch → output.
 
     Owns the GL context (a context works only in the thread that made it). Never waits on
     the listen process (reads the mailbox, reuses the last features when nothing new came)
-    or on the network (hands DMX to the output thread's double buffer).
+    or on the network (hands DMX to the output thread's double buffer). Commands (blackout,
+    master, scene changes, reloaded scenes) are applied at frame boundaries. Shader files
+    hot-reload four times a second; a failed compile keeps the last good program, a missing or
+    failing node is bypassed; both are counted and kept in ``stats.problems``.
     """
 
     def __init__(
         self,
         *,
         mailbox: Mailbox,
-        scene: Any,
-        shader_path: Path,
+        scenes: Any,
+        resolve: Callable[[str], Path],
         render_size: tuple[int, int],
         rig: Rig,
         safety: Any,
@@ -406,8 +490,8 @@ class FrameThread(threading.Thread):
     ) -> None:
         super().__init__(name="lumen-frame", daemon=True)
         self.mailbox = mailbox
-        self.scene = scene
-        self.shader_path = shader_path
+        self.scenes = scenes
+        self.resolve = resolve
         self.width, self.height = render_size
         self.rig = rig
         self.safety = safety
@@ -427,17 +511,23 @@ class FrameThread(threading.Thread):
         self.stats = ShowStats()
         self.stop_event = threading.Event()
         self._on_ready = on_ready
+        self._comp: Any = None
         self.t_start = 0.0
 
     def run(self) -> None:  # noqa: C901 - one loop, kept in one place on purpose
+        from lumen.render.compositor import Compositor
         from lumen.render.context import create_context
-        from lumen.render.program import ShaderProgram
-        from lumen.render.renderer import Renderer
+        from lumen.render.preview import Preview, feature_lines
 
         try:
-            ctx = create_context(self.gl_backend)  # type: ignore[arg-type]
-            renderer = Renderer(ctx, self.width, self.height)
-            program = ShaderProgram(ctx, self.shader_path)
+            ctx = create_context(self.gl_backend, width=max(640, self.width), height=max(360, self.height))  # type: ignore[arg-type]
+            comp = Compositor(ctx, self.width, self.height, resolve=self.resolve)
+            self._comp = comp
+            preload_shaders(comp, self.scenes)
+            self.stats.problems = dict(comp.problems)
+            preview = None
+            if ctx.extra.get("lumen_backend") == "window":
+                preview = Preview(ctx, max(640, self.width), max(360, self.height))
         except BaseException as e:  # reported to the starter, which exits with the right code
             if self._on_ready:
                 self._on_ready(e)
@@ -447,7 +537,8 @@ class FrameThread(threading.Thread):
         c = self.counters
         s_frames, s_late, s_rerr = c.slot("frames"), c.slot("late_frames"), c.slot("render_errors")
         s_serr, s_reload, s_stale = c.slot("shader_errors"), c.slot("shader_reloads"), c.slot("stale_features")
-        pix = np.zeros((self.height, self.width, 3), dtype=np.float32)
+        s_bypass = c.slot("nodes_bypassed")
+        pix = comp.new_frame()
         rig = self.rig
         dmx = np.zeros((rig.n_rows, 512), dtype=np.uint8)
         views = rig.map_views(dmx)
@@ -464,6 +555,7 @@ class FrameThread(threading.Thread):
         frame = 0
         last_seq = -1.0
         last_check = 0.0
+        bypassed = 0
         while not self.stop_event.is_set():
             while True:
                 t_now = now()
@@ -482,24 +574,32 @@ class FrameThread(threading.Thread):
                     c.bump(s_stale)
                 last_seq = float(vec[1])
             f = from_vector(vec)
-            state = self.scene.evaluate(f, t_now=t_now, t_target=t_now + self.latency_s, time_s=t_now - self.t_start, frame=frame)
-            if t_now - last_check > 0.25:  # hot reload: a stat() four times a second
+            state = self.scenes.evaluate(f, t_now=t_now, t_target=t_now + self.latency_s, time_s=t_now - self.t_start, frame=frame)
+            if t_now - last_check > 0.25:  # hot reload: a stat() per shader four times a second
                 last_check = t_now
-                if program.changed():
-                    err = program.reload()
+                for ev in comp.poll_reload():
                     c.bump(s_reload)
-                    if err is not None:
+                    if ev.error is not None:
                         c.bump(s_serr)
-                        self.stats.last_shader_error = str(err)
+                        self.stats.last_shader_error = str(ev.error)
+                if comp.problems != self.stats.problems:
+                    self.stats.problems = dict(comp.problems)
             t0 = now()
             try:
-                renderer.render(program, state.uniforms, pix)
-            except Exception as e:  # a failing draw keeps the last good frame on the wall
+                comp.render(state.uniforms, state.plan, state.transition, pix, spectrum=f.spectrum, wave=f.wave, bands=f.bands)
+            except Exception as e:  # noqa: BLE001 - a failing draw keeps the last good frame on the wall
                 c.bump(s_rerr)
                 self.stats.last_shader_error = str(e)
+            if comp.n_bypassed != bypassed:
+                c.bump(s_bypass, comp.n_bypassed - bypassed)
+                bypassed = comp.n_bypassed
             render_ms = (now() - t0) * 1000.0
             self.stats.render_ms_total += render_ms
             self.stats.render_ms_max = max(self.stats.render_ms_max, render_ms)
+            if preview is not None:
+                errors = list(comp.problems.values())
+                if not preview.show(comp.output, feature_lines(f, scene=self.scenes.current), errors):
+                    self.stop_event.set()  # the window was closed
             # Safety before the wire: flash limiter, grand master, blackout, audio-lost look.
             if f.seq > 0:
                 audio_ok = t_now - f.t < self.audio_lost_after_s
@@ -516,10 +616,12 @@ class FrameThread(threading.Thread):
             frame += 1
             c.bump(s_frames)
             self.stats.features = f
+            self.stats.scene = self.scenes.current
             if now() - t_now > period:
                 c.bump(s_late)  # this frame took longer than its period
-        program.release()
-        renderer.release()
+        if preview is not None:
+            preview.release()
+        comp.release()
         ctx.release()
 
     def _apply(self, cmd: Any) -> None:
@@ -528,6 +630,20 @@ class FrameThread(threading.Thread):
             self.safety.blackout = bool(cmd.value)
         elif name == "master":
             self.safety.grand_master = min(1.0, max(0.0, float(cmd.value)))
+        elif name == "scene":
+            try:
+                self.scenes.go(cmd.scene, transition=cmd.transition, quantize=cmd.quantize)
+            except LumenError as e:  # checked by the poster already; a reload may have removed it
+                self.stats.last_shader_error = str(e)
+        elif name == "scenes":
+            try:
+                self.scenes.replace(cmd.specs, cmd.start)
+            except (LumenError, ValueError) as e:
+                self.stats.last_shader_error = f"scene reload rejected: {e}"
+                return
+            if self._comp is not None:  # compile new shaders now, so their errors show at once
+                preload_shaders(self._comp, self.scenes)
+                self.stats.problems = dict(self._comp.problems)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -574,17 +690,16 @@ class Engine:
     """
 
     def __init__(self, cfg: Any, show_path: Path | None = None, options: EngineOptions | None = None) -> None:
-        from lumen.scene.graph import Scene
+        from lumen.show.scenes import build_scene_set
 
         self.cfg = cfg
         self.show_path = show_path
         self.options = options or EngineOptions()
-        show_dir = show_path.resolve().parent if show_path is not None else None
-        self.shader_path = resolve_shader(cfg.scene.shader, show_dir)
-        self.rig = Rig(cfg, show_dir)
+        self.show_dir = show_path.resolve().parent if show_path is not None else None
+        self.rig = Rig(cfg, self.show_dir)
         self.pixelmap = self.rig.pixelmap
-        w = cfg.wall
-        self.scene = Scene(cfg.scene.shader, dict(cfg.scene.params))
+        self.scenes = build_scene_set(cfg)
+        self.missing_shaders = missing_shaders(cfg, self.show_dir)
         scene_w, scene_h = self.pixelmap.scene_size  # the wall as seen in the scene (after rotation)
         self.render_size = (cfg.render.width or scene_w, cfg.render.height or scene_h)
         self.show_counters = Counters(SHOW_COUNTERS)
@@ -597,6 +712,27 @@ class Engine:
         self.t_start = 0.0
         self._health = HealthMonitor()
         self.final_snapshot: dict[str, Any] | None = None
+        self._show_watch = ShowWatcher(show_path) if show_path is not None else None
+        self._reported: dict[str, str] = {}
+
+    def resolve(self, name: str) -> Path:
+        """Find a shader named in the show (see `resolve_shader`)."""
+        return resolve_shader(name, self.show_dir)
+
+    def go(self, scene: str, *, transition: Any = None, quantize: str | None = None) -> None:
+        """Change scene at the next musical boundary (any thread; applied between frames).
+
+        Raises
+        ------
+        lumen.scene.graph.UnknownSceneError
+            The show has no such scene.
+        """
+        from lumen.scene.graph import UnknownSceneError
+
+        names = self.cfg.scene_names()
+        if scene not in names:
+            raise UnknownSceneError(scene, names)
+        self.inbox.post(SceneCommand(scene, transition, quantize))
 
     def _listen_kw(self) -> dict[str, Any]:
         a = self.cfg.audio
@@ -663,8 +799,10 @@ class Engine:
         safety = Safety(fps, max_flashes_per_s=sc.max_flashes_per_s, enabled=sc.flash_limiter)
         safety.grand_master = sc.grand_master
         safety.on_audio_lost(sc.on_audio_lost, fade_s=sc.fade_s, safe_look=sc.safe_look)
+        for name, why in self.missing_shaders:
+            log.warning("%s (the nodes using it are bypassed until the file appears)", why)
         self.frame = FrameThread(
-            mailbox=self.listen.mailbox, scene=self.scene, shader_path=self.shader_path,
+            mailbox=self.listen.mailbox, scenes=self.scenes, resolve=self.resolve,
             render_size=self.render_size, rig=self.rig, safety=safety,
             audio_lost_after_s=sc.audio_lost_after_s, output=self.output, fps=fps,
             gamma=self.cfg.wall.gamma, brightness=self.cfg.wall.brightness, counters=self.show_counters,
@@ -681,6 +819,7 @@ class Engine:
                 raise failure[0]
             raise LumenError("the frame thread did not start within 60 s")
         self.t_start = now()
+        self._report_problems()
 
     def _build_output(self, o: Any, n_univ: int) -> Any:
         """One output from its config; its `universe` is the number it gives rig universe 1."""
@@ -705,6 +844,59 @@ class Engine:
             allow_multicast=o.allow_multicast, sync_universe=o.sync_universe, discovery=o.discovery, **common,
         )
 
+    def _report_problems(self) -> None:
+        """Log shader problems as they appear and when they are fixed (console, main thread)."""
+        if self.frame is None:
+            return
+        now_problems = dict(self.frame.stats.problems)
+        for shader, msg in now_problems.items():
+            if self._reported.get(shader) != msg:
+                log.warning("shader problem: %s (the last good program keeps running; a missing one is bypassed)", msg)
+        for shader in self._reported.keys() - now_problems.keys():
+            log.warning("shader %s: fixed, running the new version", shader)
+        self._reported = now_problems
+
+    def poll_show_file(self) -> bool:
+        """Reload the show file if it changed on disk (main thread, between health ticks).
+
+        A valid edit's scenes are swapped in by the frame thread at a frame boundary; edits
+        outside the scenes (audio, wall, fixtures, outputs, ...) need a restart, which is
+        logged. An invalid edit is logged as its ``file:line:col`` errors and counted; the show
+        runs on unchanged.
+
+        Returns
+        -------
+        bool
+            True when new scenes were posted.
+        """
+        from lumen.show.scenes import scene_specs
+
+        if self._show_watch is None:
+            return False
+        result = self._show_watch.poll()
+        if result is None:
+            return False
+        c = self.show_counters
+        if isinstance(result, ConfigError):
+            c.bump(c.slot("show_errors"))
+            log.error("show file edit rejected; the show runs on unchanged:\n%s", result)
+            return False
+        try:
+            specs, start = scene_specs(result)
+        except LumenError as e:  # schema-checked already; kept as a guard
+            c.bump(c.slot("show_errors"))
+            log.error("show file edit rejected: %s", e)
+            return False
+        if rig_part(result) != rig_part(self.cfg):
+            log.warning("show file: changes outside the scenes (audio, wall, fixtures, outputs, ...) need a restart; scenes reloaded")
+        for name, why in missing_shaders(result, self.show_dir):
+            log.warning("%s (the nodes using it are bypassed until the file appears)", why)
+        self.cfg = result
+        self.inbox.post(ScenesCommand(tuple(specs), start))
+        c.bump(c.slot("show_reloads"))
+        log.warning("show file reloaded: %d scene(s), swapped at the next frame", len(specs))
+        return True
+
     def running(self) -> bool:
         """True while audio flows and the frame thread runs."""
         return bool(self.listen and self.listen.poll() and self.frame and self.frame.is_alive())
@@ -721,6 +913,8 @@ class Engine:
                 time.sleep(tick_s if deadline is None else max(0.0, min(tick_s, deadline - now())))
                 snap = self.snapshot()
                 self._health.check(snap)
+                self._report_problems()
+                self.poll_show_file()
                 if on_tick is not None:
                     on_tick(snap)
         except KeyboardInterrupt:
@@ -748,6 +942,8 @@ class Engine:
             "analysis_us_mean": listen.get("analysis_ns_total", 0) / hops / 1000.0,
             "render_ms_mean": (self.frame.stats.render_ms_total / max(1, show["frames"])) if self.frame else 0.0,
             "last_shader_error": self.frame.stats.last_shader_error if self.frame else "",
+            "scene": self.frame.stats.scene if self.frame else "",
+            "problems": dict(self.frame.stats.problems) if self.frame else {},
             "source": self.listen.description if self.listen else "",
         }
 
@@ -772,13 +968,194 @@ class Engine:
             self.listen.stop()
 
 
+# ---------------------------------------------------------------------------------------------
+# offline render
+
+
+@dataclass
+class OfflineResult:
+    """What `render_offline` did.
+
+    Attributes
+    ----------
+    out : Path
+    frames : int
+    fps : float
+    width, height : int, pixels
+    seconds : float, s
+        Length rendered.
+    n_hops : int
+        Analysis hops of the audio.
+    n_bypassed : int
+        Node draws skipped (missing or failing shaders).
+    problems : dict of str to str
+        Shader problems (``file:line: message``) at the end.
+    render_s, analysis_s : float, s
+        Wall time spent rendering and analyzing.
+    """
+
+    out: Path
+    frames: int
+    fps: float
+    width: int
+    height: int
+    seconds: float
+    n_hops: int
+    n_bypassed: int
+    problems: dict[str, str]
+    render_s: float
+    analysis_s: float
+
+
+def analyze_file(audio: Path, cfg: Any) -> tuple[npt.NDArray[np.float64], float, float, int]:
+    """Run the show's analysis chain over a whole audio file, as fast as the CPU allows.
+
+    Returns
+    -------
+    vectors : ndarray, shape (n_hops, N_FIELDS), float64
+        One feature vector per hop; hop ``i`` ends at ``(i + 1) * hop_s`` (audio time, s).
+    hop_s : float, s
+    duration_s : float, s
+    sr : int, Hz
+    """
+    from lumen.analysis.analyzer import Analyzer
+    from lumen.analysis.base import AnalysisSpec
+    from lumen.audio.sources import read_audio_file
+
+    data, sr = read_audio_file(audio)
+    spec = AnalysisSpec.for_rate(sr, cfg.analysis.tempo_min_bpm, cfg.analysis.tempo_max_bpm)
+    an = Analyzer(spec, tuple(cfg.analysis.analyzers))
+    h = spec.hop_length
+    n_hops = data.shape[0] // h
+    out = np.zeros((n_hops, N_FIELDS), dtype=np.float64)
+    for i in range(n_hops):
+        out[i] = an.process(data[i * h : (i + 1) * h], (i + 1) * h / sr)
+    return out, h / sr, data.shape[0] / sr, sr
+
+
+def hop_at(t: float, hop_s: float) -> int:
+    """Index of the latest hop that ended at or before audio time ``t`` (-1: none yet).
+
+    Examples
+    --------
+    >>> hop_at(0.0, 0.01), hop_at(0.0099, 0.01), hop_at(0.01, 0.01), hop_at(1.0 / 60.0, 0.01)
+    (-1, -1, 0, 0)
+    """
+    return int(math.floor(t / hop_s + 1e-9)) - 1
+
+
+def render_offline(
+    cfg: Any,
+    show_path: Path | None,
+    audio: Path,
+    out: Path,
+    *,
+    fps: float | None = None,
+    width: int | None = None,
+    height: int | None = None,
+    seconds: float | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    gl_backend: str = "egl",
+) -> OfflineResult:
+    """Render a show over an audio file, deterministically, to MP4, GIF or PNG frames.
+
+    Time comes from the audio file, never the wall clock: the file is analyzed hop by hop
+    (10 ms) with the show's analysis chain, then frame ``k`` is rendered at audio time
+    ``k / fps`` from the latest hop that ended by then (beat and bar phase predicted to that
+    instant). The same file and show give the same frames on any run.
+
+    Parameters
+    ----------
+    cfg : lumen.show.schema.ShowConfig
+    show_path : Path or None
+        The show file (relative shader paths resolve against its folder).
+    audio : Path
+        The track.
+    out : Path
+        ``.mp4`` (audio muxed in), ``.gif``, or ``.png``/a folder for PNG frames.
+    fps : float, optional
+        Frames per second (default: the show's ``render.fps``).
+    width, height : int, optional
+        Frame size (default: the show's render size, else the wall's).
+    seconds : float, optional
+        Render only the first ``seconds`` of the track.
+    progress : callable, optional
+        ``progress(frames_done, frames_total)``, called after every frame.
+    gl_backend : {"egl", "auto", "window"}
+
+    Returns
+    -------
+    OfflineResult
+
+    Raises
+    ------
+    DeviceError
+        The audio file cannot be read, or no GL context.
+    OutputError
+        The output cannot be written (ffmpeg missing or failing, bad suffix).
+    """
+    from lumen.render.compositor import Compositor
+    from lumen.render.context import create_context
+    from lumen.render.record import check_output_path, open_writer
+    from lumen.show.scenes import build_scene_set
+
+    check_output_path(out)
+    show_dir = show_path.resolve().parent if show_path is not None else None
+    rig = Rig(cfg, show_dir)
+    scene_w, scene_h = rig.pixelmap.scene_size
+    w = int(width or cfg.render.width or scene_w)
+    h = int(height or cfg.render.height or scene_h)
+    fps = float(fps or cfg.render.fps)
+    for _, why in missing_shaders(cfg, show_dir):
+        log.warning("%s (the nodes using it are bypassed)", why)
+    t0 = time.perf_counter()
+    vectors, hop_s, duration_s, _ = analyze_file(audio, cfg)
+    analysis_s = time.perf_counter() - t0
+    length_s = duration_s if seconds is None else min(duration_s, max(0.0, seconds))
+    n_frames = int(math.floor(length_s * fps + 1e-9))
+    scenes = build_scene_set(cfg)
+    ctx = create_context(gl_backend)  # type: ignore[arg-type]
+    comp = Compositor(ctx, w, h, resolve=lambda name: resolve_shader(name, show_dir))
+    writer = open_writer(out, fps, w, h, audio=audio)
+    pix = comp.new_frame()
+    t1 = time.perf_counter()
+    default = Features()
+    try:
+        preload_shaders(comp, scenes)
+        for k in range(n_frames):
+            t = k / fps
+            i = min(hop_at(t, hop_s), len(vectors) - 1)
+            f = from_vector(vectors[i]) if i >= 0 else default
+            state = scenes.evaluate(f, t_now=t, t_target=t, time_s=t, frame=k)
+            # ISF's DATE is wall-clock; offline it follows the audio so frames stay reproducible.
+            uniforms: dict[str, Any] = dict(state.uniforms)
+            uniforms["DATE"] = (1970.0, 1.0, 1.0, t)
+            comp.render(uniforms, state.plan, state.transition, pix, spectrum=f.spectrum, wave=f.wave, bands=f.bands)
+            writer.write(pix)
+            if progress is not None:
+                progress(k + 1, n_frames)
+        writer.close()
+    except BaseException:
+        with contextlib.suppress(LumenError):  # finish what was written; the first error wins
+            writer.close()
+        raise
+    finally:
+        result = OfflineResult(
+            out=out, frames=n_frames, fps=fps, width=w, height=h, seconds=n_frames / fps, n_hops=len(vectors),
+            n_bypassed=comp.n_bypassed, problems=dict(comp.problems), render_s=time.perf_counter() - t1, analysis_s=analysis_s,
+        )
+        comp.release()
+        ctx.release()
+    return result
+
+
 class HealthMonitor:
     """Turns counter increases into log warnings, at most one per counter every 5 s."""
 
     WATCH: Final[tuple[tuple[str, str], ...]] = (
         ("listen", "xruns"), ("listen", "input_overflows"), ("listen", "device_lost"),
         ("listen", "analysis_overruns"), ("show", "late_frames"), ("show", "render_errors"),
-        ("show", "shader_errors"), ("output", "send_errors"),
+        ("show", "shader_errors"), ("show", "nodes_bypassed"), ("output", "send_errors"),
     )
 
     def __init__(self, interval_s: float = 5.0) -> None:

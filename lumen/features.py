@@ -25,6 +25,15 @@ BANDS: Final[tuple[str, ...]] = ("bass", "low_mid", "high_mid", "treble")
 #: Band edges in Hz: bass 20-250, low-mid 250-2000, high-mid 2000-6000, treble 6000-20000.
 BAND_EDGES_HZ: Final[tuple[float, ...]] = (20.0, 250.0, 2000.0, 6000.0, 20000.0)
 
+#: Number of log-spaced spectrum bins in `Features.spectrum` (the shaders' spectrum texture).
+SPECTRUM_BINS: Final[int] = 32
+
+#: Number of waveform samples in `Features.wave` (the shaders' waveform texture).
+WAVE_SAMPLES: Final[int] = 64
+
+_ZERO_SPECTRUM: Final[tuple[float, ...]] = (0.0,) * SPECTRUM_BINS
+_ZERO_WAVE: Final[tuple[float, ...]] = (0.0,) * WAVE_SAMPLES
+
 
 @dataclass(frozen=True, slots=True)
 class Features:
@@ -66,6 +75,11 @@ class Features:
         One of `SECTIONS`.
     novelty : float, 0..1
         Structural novelty.
+    spectrum : tuple of `SPECTRUM_BINS` float, 0..1
+        Log-frequency spectrum of the hop (mel-spaced bins from 30 Hz to 16 kHz, low to high),
+        after auto-gain: what a spectrum analyzer display shows.
+    wave : tuple of `WAVE_SAMPLES` float, -1..1
+        The hop's waveform (mono mix), decimated to `WAVE_SAMPLES` points, oldest first.
     """
 
     t: float = 0.0
@@ -86,6 +100,8 @@ class Features:
     arousal: float = 0.5
     section: str = "none"
     novelty: float = 0.0
+    spectrum: tuple[float, ...] = _ZERO_SPECTRUM
+    wave: tuple[float, ...] = _ZERO_WAVE
 
     @property
     def bass(self) -> float:
@@ -133,14 +149,24 @@ class Features:
 
 
 # Layout of the feature vector: one float64 slot per scalar, bands expanded.
-_SCALAR_FIELDS = [f.name for f in fields(Features) if f.name != "bands"]
+_SCALAR_FIELDS = [f.name for f in fields(Features) if f.name not in ("bands", "spectrum", "wave")]
+#: Vector slot names of the spectrum bins and waveform samples (``spectrum_00`` ...).
+SPECTRUM_FIELDS: Final[tuple[str, ...]] = tuple(f"spectrum_{i:02d}" for i in range(SPECTRUM_BINS))
+WAVE_FIELDS: Final[tuple[str, ...]] = tuple(f"wave_{i:02d}" for i in range(WAVE_SAMPLES))
 FIELDS: Final[tuple[str, ...]] = tuple(
-    _SCALAR_FIELDS[: _SCALAR_FIELDS.index("rms_db") + 1] + list(BANDS) + _SCALAR_FIELDS[_SCALAR_FIELDS.index("rms_db") + 1 :]
+    _SCALAR_FIELDS[: _SCALAR_FIELDS.index("rms_db") + 1]
+    + list(BANDS)
+    + _SCALAR_FIELDS[_SCALAR_FIELDS.index("rms_db") + 1 :]
+    + list(SPECTRUM_FIELDS)
+    + list(WAVE_FIELDS)
 )
 #: Index of each field in the feature vector.
 IDX: Final[dict[str, int]] = {name: i for i, name in enumerate(FIELDS)}
 #: Length of the feature vector.
 N_FIELDS: Final[int] = len(FIELDS)
+
+_SPEC0: Final[int] = IDX[SPECTRUM_FIELDS[0]]
+_WAVE0: Final[int] = IDX[WAVE_FIELDS[0]]
 
 _BOOL_FIELDS = frozenset({"beat", "downbeat", "is_onset"})
 
@@ -161,13 +187,15 @@ def to_vector(f: Features, out: npt.NDArray[np.float64] | None = None) -> npt.ND
     """
     if out is None:
         out = np.zeros(N_FIELDS, dtype=np.float64)
-    for name in FIELDS:
-        if name in BANDS:
-            out[IDX[name]] = f.bands[BANDS.index(name)]
-        elif name == "section":
+    for name in _SCALAR_FIELDS:
+        if name == "section":
             out[IDX[name]] = SECTIONS.index(f.section)
         else:
             out[IDX[name]] = float(getattr(f, name))
+    for k, name in enumerate(BANDS):
+        out[IDX[name]] = f.bands[k]
+    out[_SPEC0 : _SPEC0 + SPECTRUM_BINS] = f.spectrum
+    out[_WAVE0 : _WAVE0 + WAVE_SAMPLES] = f.wave
     return out
 
 
@@ -187,4 +215,6 @@ def from_vector(v: npt.NDArray[np.float64]) -> Features:
         else:
             kw[name] = x
     bands = tuple(vals[IDX[b]] for b in BANDS)
-    return Features(bands=bands, **kw)  # type: ignore[arg-type]
+    spectrum = tuple(vals[_SPEC0 : _SPEC0 + SPECTRUM_BINS])
+    wave = tuple(vals[_WAVE0 : _WAVE0 + WAVE_SAMPLES])
+    return Features(bands=bands, spectrum=spectrum, wave=wave, **kw)  # type: ignore[arg-type]

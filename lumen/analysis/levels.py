@@ -14,7 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 from lumen.analysis.base import AnalysisSpec, HopAnalyzer, HopContext, analyzers
-from lumen.features import BAND_EDGES_HZ, BANDS, IDX
+from lumen.features import BAND_EDGES_HZ, BANDS, IDX, SPECTRUM_BINS, SPECTRUM_FIELDS, WAVE_FIELDS, WAVE_SAMPLES
 
 _EPS = 1e-10
 SILENCE_DB = -70.0
@@ -68,6 +68,8 @@ class LevelsAnalyzer(HopAnalyzer):
 
     Writes ``rms_db`` (dBFS), ``energy`` (0..1) and ``bass``, ``low_mid``, ``high_mid``,
     ``treble`` (0..1). Fast attack (~10 ms), release ~120 ms, so lights pump with the music.
+    Also the shaders' ``spectrum`` (32 mel-spaced bins, 0..1 over the 48 dB below a running
+    peak) and ``wave`` (the hop decimated to 64 samples).
     """
 
     def prepare(self, spec: AnalysisSpec) -> None:
@@ -86,6 +88,15 @@ class LevelsAnalyzer(HopAnalyzer):
         self._attack = coef(0.005, spec.hop_s)
         self._release = coef(0.12, spec.hop_s)
         self._slots = [IDX[b] for b in BANDS]
+        # The shaders' spectrum texture: mel-spaced bins, 30 Hz to 16 kHz (or Nyquist).
+        from lumen.analysis.beat.model import mel_matrix
+
+        self._spec_w = mel_matrix(spec.sr, spec.n_fft, SPECTRUM_BINS, 30.0, 16000.0)
+        self._spec_db = np.zeros(SPECTRUM_BINS, dtype=np.float32)
+        self._spec_tmp = np.zeros(SPECTRUM_BINS, dtype=np.float32)
+        self._spec0 = IDX[SPECTRUM_FIELDS[0]]
+        self._wave0 = IDX[WAVE_FIELDS[0]]
+        self._wave_idx = np.linspace(0, spec.hop_length - 1, WAVE_SAMPLES).round().astype(np.int64)
         self.reset()
 
     def reset(self) -> None:
@@ -95,6 +106,8 @@ class LevelsAnalyzer(HopAnalyzer):
         self._band_gain = [AutoGain(18.0, 8.0, hop_s) for _ in BANDS]
         self._energy = 0.0
         self._bands = [0.0] * len(BANDS)
+        self._spec_gain = AutoGain(48.0, 8.0, hop_s)
+        self._spec = np.zeros(SPECTRUM_BINS, dtype=np.float32)
 
     def process(self, ctx: HopContext, vec: npt.NDArray[np.float64]) -> None:
         """Write loudness and band levels of this hop."""
@@ -112,6 +125,28 @@ class LevelsAnalyzer(HopAnalyzer):
             lvl = self._band_gain[k](db) if db > SILENCE_DB else 0.0
             self._bands[k] = smooth(self._bands[k], lvl, self._attack, self._release)
             vec[self._slots[k]] = self._bands[k]
+        self._spectrum(vec)
+        vec[self._wave0 : self._wave0 + WAVE_SAMPLES] = ctx.samples[self._wave_idx]
+
+    def _spectrum(self, vec: npt.NDArray[np.float64]) -> None:
+        """Mel-spaced levels 0..1 against a running peak (48 dB range), fast attack, slow release."""
+        np.dot(self._spec_w, self._pow, out=self._spec_tmp)
+        self._spec_tmp *= 2.0 / self._norm
+        self._spec_tmp += _EPS
+        np.log10(self._spec_tmp, out=self._spec_db)
+        self._spec_db *= 10.0
+        peak = float(self._spec_db.max())
+        if peak > SILENCE_DB:
+            self._spec_gain(peak)  # updates the running peak
+        ref = self._spec_gain.peak_db
+        # level of each bin: 0 at 48 dB below the running peak, 1 at the peak
+        np.subtract(self._spec_db, ref - 48.0, out=self._spec_tmp)
+        self._spec_tmp *= 1.0 / 48.0
+        np.clip(self._spec_tmp, 0.0, 1.0, out=self._spec_tmp)
+        rise = self._spec_tmp > self._spec
+        a, r = np.float32(self._attack), np.float32(self._release * 0.5)
+        self._spec += np.where(rise, a, r) * (self._spec_tmp - self._spec)
+        vec[self._spec0 : self._spec0 + SPECTRUM_BINS] = self._spec
 
 
 @analyzers.register("onset")

@@ -1,8 +1,19 @@
-"""The scene: what to draw now, as uniform values for the renderer.
+"""The scene graph: scenes of layered shader nodes, evaluated into a per-frame render plan.
 
-Layer: scene (knows no GL and no sockets). Threads: the frame thread.
+Layer: scene (knows no GL and no sockets). Threads: specs (`NodeSpec`, `LayerSpec`,
+`SceneSpec`) are immutable and built wherever configuration is loaded; `SceneSet` and `Scene`
+keep per-frame state (the music clock, modulators, transitions) and are used by the frame
+thread only. Control surfaces do not call `SceneSet.go` directly: they post a command that the
+frame thread applies at a frame boundary.
 
-For now a scene is one shader node whose parameters are bound to features by expressions.
+A scene is a small graph: layers bottom to top, each a source node (a generator shader, or a
+filter that sees the composite below as ``inputImage``) followed by an effect chain, combined
+with an opacity and a blend mode; then post effects over the whole composite. Parameters are
+constants, expressions over features (`lumen.scene.expr`) or over the scene's modulators
+(`lumen.scene.modulate`). `SceneSet.evaluate` turns the latest `Features` into a `SceneState`
+holding a frozen `lumen.scene.plan.ScenePlan` (and, while scenes change, a
+`lumen.scene.plan.TransitionPlan`); the render layer's compositor draws it.
+
 The scene also *predicts*: features describe the audio up to the last hop, but the frame
 will reach the wire a little later, so beat and bar phase are extrapolated from the tracker's
 ``next_beat_t`` and tempo to the moment the light is expected to land.
@@ -10,11 +21,28 @@ will reach the wire a little later, so beat and bar phase are extrapolated from 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 
+from lumen.errors import LumenError, did_you_mean
 from lumen.features import Features
 from lumen.scene.expr import FEATURE_NAMES, Expr, compile_expr
+from lumen.scene.modulate import Modulator, ModulatorSpec, MusicClock
+from lumen.scene.plan import BlendMode, LayerPlan, NodePlan, Quantize, ScenePlan, TransitionPlan
+from lumen.scene.transition import TransitionSpec, Transitioner
+
+__all__ = [
+    "LayerSpec",
+    "NodeSpec",
+    "Scene",
+    "SceneSet",
+    "SceneSpec",
+    "SceneState",
+    "UnknownSceneError",
+    "binding_names",
+    "predict_phases",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,12 +56,20 @@ class SceneState:
     t_target : float, s
         When the frame is expected to reach the wire / the eye.
     uniforms : Mapping[str, float]
-        Shader uniform values: music features (with extrapolated phases) and node parameters.
+        Music uniforms shared by every node: features (with extrapolated phases), ``TIME``,
+        ``FRAMEINDEX``, ``time``, ``frame`` and the current scene's modulator values (for
+        `Scene`, its parameter bindings too). Every value is finite.
+    plan : ScenePlan or None
+        What to draw (the incoming scene while a transition runs).
+    transition : TransitionPlan or None
+        The scene change in progress, if any.
     """
 
     t_audio: float
     t_target: float
     uniforms: Mapping[str, float]
+    plan: ScenePlan | None = None
+    transition: TransitionPlan | None = None
 
 
 def predict_phases(f: Features, t: float) -> tuple[float, float, bool, bool]:
@@ -77,8 +113,39 @@ def predict_phases(f: Features, t: float) -> tuple[float, float, bool, bool]:
     return beat_phase, bar_phase, beat, downbeat
 
 
+class UnknownSceneError(LumenError, KeyError):
+    """`SceneSet.go` was given a scene name the show does not have."""
+
+    def __init__(self, name: str, known: Iterable[str]) -> None:
+        known = sorted(known)
+        self.name = name
+        self.message = f"unknown scene {name!r}{did_you_mean(name, known)}; scenes: {', '.join(known) or 'none'}"
+        super().__init__(self.message)
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return self.message
+
+
+def _music_env(env: dict[str, float], f: Features, t_target: float, time_s: float, frame: int) -> int:
+    """Fill ``env`` with this frame's music values; returns how many were not finite (set 0)."""
+    env.update(f.scalars())
+    bp, barp, beat, down = predict_phases(f, t_target)
+    env["beat_phase"] = bp
+    env["bar_phase"] = barp
+    env["beat"] = 1.0 if beat else 0.0
+    env["downbeat"] = 1.0 if down else 0.0
+    env["time"] = time_s
+    env["frame"] = float(frame)
+    n_bad = 0
+    for k, v in env.items():
+        if not math.isfinite(v):
+            env[k] = 0.0
+            n_bad += 1
+    return n_bad
+
+
 class Scene:
-    """One shader node with bound parameters.
+    """One shader node with bound parameters (a one-layer scene; see `SceneSet` for more).
 
     Parameters
     ----------
@@ -92,6 +159,7 @@ class Scene:
         self.shader = shader
         self.bindings: dict[str, Expr] = {k: compile_expr(v, FEATURE_NAMES) for k, v in params.items()}
         self._env: dict[str, float] = {}
+        self._key = f"main:0:{shader}"
 
     def evaluate(self, f: Features, *, t_now: float, t_target: float, time_s: float, frame: int) -> SceneState:
         """Uniform values for a frame rendered at ``t_now`` that will be seen at ``t_target``.
@@ -108,17 +176,298 @@ class Scene:
             Frame counter.
         """
         env = self._env
-        env.update(f.scalars())
-        bp, barp, beat, down = predict_phases(f, t_target)
-        env["beat_phase"] = bp
-        env["bar_phase"] = barp
-        env["beat"] = 1.0 if beat else 0.0
-        env["downbeat"] = 1.0 if down else 0.0
-        env["time"] = time_s
-        env["frame"] = float(frame)
+        _music_env(env, f, t_target, time_s, frame)
         uniforms = dict(env)
-        for name, expr in self.bindings.items():
-            uniforms[name] = expr(env)
+        params = {name: expr(env) for name, expr in self.bindings.items()}
+        uniforms.update(params)
         uniforms["TIME"] = time_s
         uniforms["FRAMEINDEX"] = float(frame)
-        return SceneState(t_audio=f.t, t_target=t_target, uniforms=uniforms)
+        node = NodePlan(self._key, self.shader, params)
+        plan = ScenePlan("main", (LayerPlan(node, (), 1.0, "normal"),))
+        return SceneState(t_audio=f.t, t_target=t_target, uniforms=uniforms, plan=plan)
+
+
+# --------------------------------------------------------------------------- specs
+
+
+def binding_names(modulators: Iterable[str] = ()) -> frozenset[str]:
+    """Names a scene's bindings may read: `FEATURE_NAMES` plus its modulator names."""
+    return FEATURE_NAMES | frozenset(modulators)
+
+
+@dataclass(frozen=True, slots=True)
+class NodeSpec:
+    """A shader node of a scene: the shader file and its compiled parameter bindings.
+
+    Attributes
+    ----------
+    shader : str
+        Shader file name as written in the show.
+    params : Mapping[str, Expr]
+        Parameter name -> compiled binding.
+    """
+
+    shader: str
+    params: Mapping[str, Expr] = field(default_factory=dict)
+
+    @classmethod
+    def compile(cls, shader: str, params: Mapping[str, str | float], names: Iterable[str] = FEATURE_NAMES) -> NodeSpec:
+        """Compile ``params`` (numbers or expressions over ``names``).
+
+        Raises
+        ------
+        lumen.scene.expr.ExprError
+            A binding is invalid.
+        """
+        allowed = frozenset(names)
+        return cls(shader, {k: compile_expr(v, allowed) for k, v in params.items()})
+
+
+@dataclass(frozen=True, slots=True)
+class LayerSpec:
+    """A layer: source node, effect chain, opacity binding and blend mode.
+
+    Attributes
+    ----------
+    source : NodeSpec
+    effects : tuple of NodeSpec
+    opacity : Expr
+        Evaluated per frame and clamped to 0..1.
+    blend : BlendMode
+    speed : Expr
+        Time scale of the layer's shaders, clamped to -16..16: their ``TIME`` advances by
+        ``speed`` seconds per second. The layer clock *integrates* it, so binding speed to the
+        music (``"0.5 + energy"``) speeds the motion up and down smoothly instead of making the
+        pattern jump, as multiplying ``TIME`` inside a shader would.
+    """
+
+    source: NodeSpec
+    effects: tuple[NodeSpec, ...] = ()
+    opacity: Expr = field(default_factory=lambda: compile_expr(1.0, ()))
+    blend: BlendMode = "normal"
+    speed: Expr = field(default_factory=lambda: compile_expr(1.0, ()))
+
+
+@dataclass(frozen=True, slots=True)
+class SceneSpec:
+    """A named scene.
+
+    Attributes
+    ----------
+    name : str
+    layers : tuple of LayerSpec
+        Bottom first.
+    effects : tuple of NodeSpec
+        Post effects over the composite.
+    modulators : tuple of (str, ModulatorSpec)
+        Named modulators, computed in this order every frame the scene is drawn.
+    transition : TransitionSpec
+        How the show changes *to* this scene unless `SceneSet.go` says otherwise.
+    """
+
+    name: str
+    layers: tuple[LayerSpec, ...]
+    effects: tuple[NodeSpec, ...] = ()
+    modulators: tuple[tuple[str, ModulatorSpec], ...] = ()
+    transition: TransitionSpec = field(default_factory=TransitionSpec)
+
+    @classmethod
+    def single(cls, name: str, shader: str, params: Mapping[str, str | float]) -> SceneSpec:
+        """A one-layer scene (what a show's ``scene:`` section describes)."""
+        return cls(name, (LayerSpec(NodeSpec.compile(shader, params)),))
+
+
+@dataclass(frozen=True, slots=True)
+class _Keys:
+    """Precomputed node keys of a scene (no string building per frame)."""
+
+    layers: tuple[tuple[str, tuple[str, ...]], ...]
+    effects: tuple[str, ...]
+
+
+def _keys(spec: SceneSpec) -> _Keys:
+    layers = tuple(
+        (f"{spec.name}:{i}:{layer.source.shader}", tuple(f"{spec.name}:{i}:fx{j}:{e.shader}" for j, e in enumerate(layer.effects)))
+        for i, layer in enumerate(spec.layers)
+    )
+    return _Keys(layers, tuple(f"{spec.name}:post{j}:{e.shader}" for j, e in enumerate(spec.effects)))
+
+
+class SceneSet:
+    """The scenes of a show, which one is shown, and the changes between them.
+
+    Use it from the frame thread only: `evaluate` once per frame; `go` and `replace` between
+    frames (control surfaces post commands that the frame thread applies).
+
+    Parameters
+    ----------
+    scenes : iterable of SceneSpec
+        At least one; names must be unique.
+    start : str, optional
+        The scene shown first (default: the first one).
+
+    Attributes
+    ----------
+    current : str
+        The scene shown (the incoming one while a transition runs).
+    clock : MusicClock
+        Beats, bars and phrases counted from the features.
+    n_nonfinite : int
+        Feature values that were NaN or infinite and were replaced by 0 (bad input counted,
+        never passed to a shader).
+
+    Raises
+    ------
+    ValueError
+        No scenes, or two with one name.
+    UnknownSceneError
+        ``start`` is not one of them.
+    """
+
+    def __init__(self, scenes: Iterable[SceneSpec], start: str | None = None) -> None:
+        self.clock = MusicClock()
+        self.n_nonfinite = 0
+        self._base: dict[str, float] = {}
+        self._trans = Transitioner()
+        self._specs: dict[str, SceneSpec] = {}
+        self._keys: dict[str, _Keys] = {}
+        self._mods: dict[str, tuple[tuple[str, Modulator], ...]] = {}
+        self._envs: dict[str, dict[str, float]] = {}
+        self._layer_t: dict[str, list[float]] = {}  # each layer's integrated clock (its TIME)
+        self._last_time: dict[str, float] = {}
+        self.current = ""
+        self.replace(scenes, start)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Scene names, in show order."""
+        return tuple(self._specs)
+
+    @property
+    def pending(self) -> str | None:
+        """The scene a requested change waits to go to, if any."""
+        p = self._trans.pending
+        return None if p is None else p[0]
+
+    def spec(self, name: str) -> SceneSpec:
+        """The spec of scene ``name`` (raises `UnknownSceneError`)."""
+        try:
+            return self._specs[name]
+        except KeyError:
+            raise UnknownSceneError(name, self._specs) from None
+
+    def go(self, name: str, *, transition: TransitionSpec | None = None, quantize: Quantize | None = None) -> None:
+        """Change to scene ``name`` on the next musical boundary.
+
+        Parameters
+        ----------
+        name : str
+            Target scene.
+        transition : TransitionSpec, optional
+            How (default: the target scene's own ``transition``).
+        quantize : {"none", "beat", "bar", "phrase"}, optional
+            Overrides the transition's quantization.
+
+        Raises
+        ------
+        UnknownSceneError
+            No such scene (nothing changes).
+        """
+        spec = transition if transition is not None else self.spec(name).transition
+        self.spec(name)
+        if quantize is not None:
+            spec = TransitionSpec(spec.kind, spec.duration_beats, quantize, spec.direction)
+        self._trans.request(name, spec)
+
+    def replace(self, scenes: Iterable[SceneSpec], start: str | None = None) -> None:
+        """Swap in new scene specs (a show-file reload) at a frame boundary.
+
+        The shown scene stays if it still exists (else ``start``, else the first scene);
+        the music clock keeps counting; modulators restart; a running or pending change to a
+        scene that no longer exists is dropped.
+
+        Raises
+        ------
+        ValueError, UnknownSceneError
+            As the constructor; the previous scenes stay in place.
+        """
+        specs: dict[str, SceneSpec] = {}
+        for s in scenes:
+            if s.name in specs:
+                raise ValueError(f"two scenes are named {s.name!r}")
+            specs[s.name] = s
+        if not specs:
+            raise ValueError("a scene set needs at least one scene")
+        if start is not None and start not in specs:
+            raise UnknownSceneError(start, specs)
+        self._specs = specs
+        self._keys = {n: _keys(s) for n, s in specs.items()}
+        self._mods = {n: tuple((m, Modulator(ms)) for m, ms in s.modulators) for n, s in specs.items()}
+        self._envs = {n: {} for n in specs}
+        # Layer clocks survive a reload (a live edit must not restart the motion).
+        old_t = self._layer_t
+        self._layer_t = {n: (old_t.get(n, []) + [0.0] * len(sp.layers))[: len(sp.layers)] for n, sp in specs.items()}
+        if self.current not in specs:
+            self.current = start if start is not None else next(iter(specs))
+        self._trans.drop_missing(specs)
+
+    def evaluate(self, f: Features, *, t_now: float, t_target: float, time_s: float, frame: int) -> SceneState:
+        """This frame's state: music uniforms, the plan, and any transition.
+
+        Parameters
+        ----------
+        f : Features
+            Latest features.
+        t_now, t_target : float, s
+            perf_counter times of rendering and of the light's expected arrival (phases are
+            predicted to ``t_target``).
+        time_s : float, s
+            Show time (``TIME``); offline renders pass the audio time, so they are
+            deterministic.
+        frame : int
+            Frame counter.
+        """
+        base = self._base
+        self.n_nonfinite += _music_env(base, f, t_target, time_s, frame)
+        self.clock.update(base["beat_phase"], base["bar_phase"], base["bpm"])
+        current, outgoing, mix, tspec = self._trans.step(self.current, self.clock, time_s)
+        self.current = current
+        plan, env = self._plan(current, time_s)
+        tplan = None
+        if outgoing is not None and tspec is not None:
+            out_plan, _ = self._plan(outgoing, time_s)
+            tplan = TransitionPlan(out_plan, mix, tspec.kind, tspec.direction)
+        uniforms = dict(env)
+        uniforms["TIME"] = time_s
+        uniforms["FRAMEINDEX"] = float(frame)
+        return SceneState(t_audio=f.t, t_target=t_target, uniforms=uniforms, plan=plan, transition=tplan)
+
+    def _plan(self, name: str, time_s: float) -> tuple[ScenePlan, dict[str, float]]:
+        spec = self._specs[name]
+        keys = self._keys[name]
+        env = self._envs[name]
+        env.update(self._base)
+        clock = self.clock
+        for mname, mod in self._mods[name]:
+            env[mname] = mod.value(clock, env, time_s)
+        layers = []
+        clocks = self._layer_t[name]
+        dt = time_s - self._last_time.get(name, time_s)
+        self._last_time[name] = time_s
+        dt = dt if 0.0 <= dt < 1.0 else 0.0  # a paused scene resumes where it was
+        for li, (layer, (src_key, fx_keys)) in enumerate(zip(spec.layers, keys.layers)):
+            opacity = min(1.0, max(0.0, layer.opacity(env)))
+            speed = layer.speed(env)
+            speed = min(16.0, max(-16.0, speed)) if math.isfinite(speed) else 1.0
+            clocks[li] += dt * speed
+            t_layer = clocks[li]
+            src_u = {k: e(env) for k, e in layer.source.params.items()}
+            src_u.setdefault("TIME", t_layer)
+            source = NodePlan(src_key, layer.source.shader, src_u)
+            effects = tuple(
+                NodePlan(key, fx.shader, {"TIME": t_layer, **{k: e(env) for k, e in fx.params.items()}})
+                for fx, key in zip(layer.effects, fx_keys)
+            )
+            layers.append(LayerPlan(source, effects, opacity, layer.blend))
+        post = tuple(NodePlan(key, fx.shader, {k: e(env) for k, e in fx.params.items()}) for fx, key in zip(spec.effects, keys.effects))
+        return ScenePlan(name, tuple(layers), post), env

@@ -36,7 +36,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from lumen.errors import ConfigError, ConfigIssue, did_you_mean
 from lumen.show.schema import SUPPORTED_VERSIONS, ShowConfig
 
-__all__ = ["dump_show", "load_show", "load_show_text", "resolve_path"]
+__all__ = ["ShowWatcher", "dump_show", "load_show", "load_show_text", "resolve_path"]
 
 _MERGE_TAG: Final[str] = "tag:yaml.org,2002:merge"
 _PLAIN_TAGS: Final[frozenset[str]] = frozenset({"tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"})
@@ -44,7 +44,7 @@ _PLAIN_TAGS: Final[frozenset[str]] = frozenset({"tag:yaml.org,2002:map", "tag:ya
 _MAX_NODES: Final[int] = 100_000
 #: Error types raised by lumen's own validators; their messages already say everything.
 _CUSTOM_TYPES: Final[frozenset[str]] = frozenset(
-    {"binding", "param_name", "ip_address", "too_long", "duplicate", "range", "version", "required"}
+    {"binding", "param_name", "ip_address", "too_long", "duplicate", "range", "version", "required", "scene"}
 )
 
 _KeyPath = tuple[str | int, ...]
@@ -163,6 +163,8 @@ def dump_show(cfg: ShowConfig) -> str:
     True
     """
     data = cfg.model_dump(mode="json")
+    if cfg.scenes:
+        del data["scene"]  # a show gives 'scene' or 'scenes', not both
     body = yaml.dump(
         data,
         Dumper=_ShowDumper,
@@ -201,6 +203,57 @@ def resolve_path(cfg_path: str | Path, rel: str | Path) -> Path:
         return p
     base = Path(".") if str(cfg_path).startswith("<") else Path(cfg_path).parent
     return base / p
+
+
+class ShowWatcher:
+    """Watches a show file for edits and loads each new version (live reload).
+
+    Use it from one thread (the engine polls it from its main loop a few times a second).
+    `poll` is one ``stat`` when nothing changed.
+
+    Parameters
+    ----------
+    path : str or Path
+        The show file; its current version counts as seen.
+
+    Attributes
+    ----------
+    n_reloads, n_errors : int
+        Valid and rejected edits seen so far.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._stat = _stat_key(self.path)
+        self.n_reloads = 0
+        self.n_errors = 0
+
+    def poll(self) -> ShowConfig | ConfigError | None:
+        """The new show after an edit, its `ConfigError` when invalid, or None (no change).
+
+        A file that disappeared (an editor replacing it) gives None until it is back.
+        """
+        key = _stat_key(self.path)
+        if key == self._stat:
+            return None
+        self._stat = key
+        if key is None:
+            return None
+        try:
+            cfg = load_show(self.path)
+        except ConfigError as e:
+            self.n_errors += 1
+            return e
+        self.n_reloads += 1
+        return cfg
+
+
+def _stat_key(path: Path) -> tuple[int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (st.st_mtime_ns, st.st_size)
 
 
 class _ShowDumper(yaml.SafeDumper):  # type: ignore[misc,unused-ignore]
@@ -360,6 +413,9 @@ class _Document:
 
     def _add(self, path: _KeyPath, is_key: bool, err: ErrorDetails, message: str) -> None:
         kind = err["type"]
+        at_key = (err.get("ctx") or {}).get("at_key")
+        if isinstance(at_key, tuple):  # a cross-field check naming the key it is about
+            path, is_key = (*path, *at_key), True
         if kind in ("union_tag_invalid", "union_tag_not_found"):
             path = (*path, "type")  # the problem is the item's ``type`` key
         if is_key or kind == "extra_forbidden":
@@ -550,6 +606,8 @@ def _unwrap_discriminated(path: _KeyPath) -> Any:
             tp = info.annotation if info is not None else None
         elif typing.get_origin(tp) in (list, tuple):
             tp = typing.get_args(tp)[0]
+        elif typing.get_origin(tp) is dict:
+            tp = typing.get_args(tp)[1]
         else:
             return None
     return _unwrap(tp)[0]

@@ -15,11 +15,23 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from typing import Annotated, Final, Literal
+from contextvars import ContextVar
+from typing import Annotated, Any, Final, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict, ValidationInfo, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ModelWrapValidatorHandler,
+    Strict,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
+from lumen.errors import did_you_mean
 from lumen.scene.expr import FEATURE_NAMES, ExprError, compile_expr
 
 __all__ = [
@@ -30,6 +42,15 @@ __all__ = [
     "AudioConfig",
     "FixtureConfig",
     "Binding",
+    "EffectConfig",
+    "EnvelopeConfig",
+    "LayerConfig",
+    "LfoConfig",
+    "ModulatorConfig",
+    "SceneGraphConfig",
+    "SmoothConfig",
+    "TransitionConfig",
+    "MAIN_SCENE",
     "OutputConfig",
     "RenderConfig",
     "SacnOutputConfig",
@@ -135,7 +156,7 @@ class AnalysisConfig(_Model):
     """Which analyzers run, and their shared settings."""
 
     analyzers: tuple[Annotated[str, Field(min_length=1)], ...] = Field(
-        default=("levels", "onset", "tempo"),
+        default=("levels", "onset", "beat"),
         min_length=1,
         strict=False,  # YAML gives a list; a list is the natural input for a tuple here
         description=(
@@ -222,6 +243,184 @@ class SceneConfig(_Model):
             "such as '0.2 + 0.8 * energy' (evaluated every frame)."
         ),
     )
+
+
+#: Name of the one-layer scene a show's ``scene:`` section describes.
+MAIN_SCENE: Final[str] = "main"
+
+#: Modulator names of the scene being validated (set by `SceneGraphConfig` around its fields).
+_MODULATOR_NAMES: ContextVar[frozenset[str]] = ContextVar("lumen_modulator_names", default=frozenset())
+
+
+def _check_scene_binding(v: str | float) -> str | float:
+    try:
+        compile_expr(v, FEATURE_NAMES | _MODULATOR_NAMES.get())
+    except ExprError as exc:
+        raise _fail("binding", f"bad binding: {exc.message}", expr_col=exc.col) from None
+    return v
+
+
+def _check_modulator_name(v: str) -> str:
+    _check_param_name(v)
+    if v in FEATURE_NAMES or v in ("pi", "tau"):
+        raise _fail("param_name", f"modulator name {v!r} is taken by a feature or constant; pick another")
+    return v
+
+
+def _check_scene_name(v: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]*", v):
+        raise _fail("param_name", f"scene name {v!r} must be letters, digits, '_', '-' or '.' (no spaces)")
+    return v
+
+
+#: A binding inside a scene: like `Binding`, and it may also read the scene's modulators.
+SceneBinding = Annotated[str | float, AfterValidator(_check_scene_binding)]
+_ModulatorName = Annotated[str, AfterValidator(_check_modulator_name)]
+_SceneName = Annotated[str, AfterValidator(_check_scene_name)]
+
+
+class EffectConfig(_Model):
+    """A filter shader in an effect chain (it gets the image before it as ``inputImage``)."""
+
+    shader: str = Field(
+        min_length=1,
+        description="Filter shader file (e.g. effects/feedback.fs); resolved like scene.shader.",
+    )
+    params: dict[_ParamName, SceneBinding] = Field(
+        default_factory=dict,
+        description="Shader parameter name -> number, or expression over features and the scene's modulators.",
+    )
+
+
+class LayerConfig(_Model):
+    """One layer of a scene: a source shader, its effect chain, opacity and blend mode."""
+
+    shader: str = Field(
+        min_length=1,
+        description=(
+            "Source shader file: a generator, or a filter that then gets the layers below as "
+            "inputImage; resolved like scene.shader."
+        ),
+    )
+    params: dict[_ParamName, SceneBinding] = Field(
+        default_factory=dict,
+        description="Shader parameter name -> number, or expression over features and the scene's modulators.",
+    )
+    opacity: SceneBinding = Field(
+        default=1.0,
+        description="Opacity over the layers below, 0..1 (clamped): number or expression.",
+    )
+    blend: Literal["normal", "add", "screen", "multiply", "difference", "lighten"] = Field(
+        default="normal",
+        description="Blend mode over the layers below: normal | add | screen | multiply | difference | lighten.",
+    )
+    speed: SceneBinding = Field(
+        default=1.0,
+        description=(
+            "Time scale of this layer's shaders, -16..16 (clamped): number or expression. Their TIME "
+            "integrates it, so a music-bound speed ('0.5 + energy') speeds motion up smoothly, never jumps."
+        ),
+    )
+    effects: tuple[EffectConfig, ...] = Field(
+        default=(),
+        strict=False,  # YAML gives a list
+        description="Filters applied in order to this layer's image before it is blended.",
+    )
+
+
+class LfoConfig(_Model):
+    """A beat-synced LFO: a periodic wave locked to the music clock."""
+
+    type: Literal["lfo"] = Field(description="Modulator type tag: lfo.")
+    shape: Literal["sine", "triangle", "saw", "square", "random"] = Field(
+        default="sine", description="Wave shape: sine | triangle | saw | square | random (new value each period)."
+    )
+    period_beats: float = Field(
+        default=4.0, gt=0.0, le=1024.0, description="One cycle every this many beats, >0..1024 (1 = beat, 4 = bar, 16 = phrase)."
+    )
+    phase: float = Field(default=0.0, ge=0.0, le=1.0, description="Phase offset, cycles, 0..1.")
+    low: float = Field(default=0.0, ge=-1e6, le=1e6, description="Output at the bottom of the wave, -1e6..1e6.")
+    high: float = Field(default=1.0, ge=-1e6, le=1e6, description="Output at the top of the wave, -1e6..1e6.")
+    seed: int = Field(default=0, ge=0, le=2**32 - 1, description="Seed of the random shape, 0..4294967295.")
+
+
+class EnvelopeConfig(_Model):
+    """An attack/release envelope fired by a musical event."""
+
+    type: Literal["envelope"] = Field(description="Modulator type tag: envelope.")
+    trigger: Literal["beat", "downbeat", "bar", "phrase", "onset", "drop"] = Field(
+        default="beat",
+        description="What fires it: beat | downbeat | bar | phrase (4 bars) | onset | drop (section becomes drop).",
+    )
+    attack_s: float = Field(default=0.0, ge=0.0, le=60.0, description="Rise time to the peak, s, 0..60.")
+    release_s: float = Field(default=0.25, ge=0.0, le=60.0, description="Fall time back to rest, s, 0..60.")
+    low: float = Field(default=0.0, ge=-1e6, le=1e6, description="Value at rest, -1e6..1e6.")
+    high: float = Field(default=1.0, ge=-1e6, le=1e6, description="Value at the peak, -1e6..1e6.")
+
+
+class SmoothConfig(_Model):
+    """A one-pole low-pass over an expression."""
+
+    type: Literal["smooth"] = Field(description="Modulator type tag: smooth.")
+    input: SceneBinding = Field(description="What is smoothed: an expression over features and the scene's modulators.")
+    rise_s: float = Field(default=0.1, ge=0.0, le=60.0, description="Time constant while rising, s, 0..60.")
+    fall_s: float = Field(default=0.3, ge=0.0, le=60.0, description="Time constant while falling, s, 0..60.")
+
+
+#: One modulator; a union discriminated on ``type``.
+ModulatorConfig = Annotated[LfoConfig | EnvelopeConfig | SmoothConfig, Field(discriminator="type")]
+
+
+class TransitionConfig(_Model):
+    """How the show changes to a scene."""
+
+    kind: Literal["cut", "crossfade", "wipe", "flash"] = Field(
+        default="crossfade", description="Transition: cut | crossfade | wipe | flash (through white)."
+    )
+    duration_beats: float = Field(
+        default=4.0, ge=0.0, le=256.0, description="Length, beats, 0..256 (at 120 BPM when the tempo is unknown; cut ignores it)."
+    )
+    quantize: Literal["none", "beat", "bar", "phrase"] = Field(
+        default="bar", description="Start on the next: none (frame) | beat | bar | phrase (4 bars)."
+    )
+    direction: Literal["left", "right", "up", "down"] = Field(
+        default="left", description="Direction a wipe's edge travels: left | right | up | down."
+    )
+
+
+class SceneGraphConfig(_Model):
+    """A named scene: layers, post effects, modulators and its entry transition."""
+
+    layers: tuple[LayerConfig, ...] = Field(
+        min_length=1,
+        strict=False,  # YAML gives a list
+        description="Layers, bottom first; at least one.",
+    )
+    effects: tuple[EffectConfig, ...] = Field(
+        default=(),
+        strict=False,
+        description="Filters applied in order over the whole composite (e.g. feedback trails).",
+    )
+    modulators: dict[_ModulatorName, ModulatorConfig] = Field(
+        default_factory=dict,
+        description="Named modulators (lfo | envelope | smooth); bindings of this scene read them by name.",
+    )
+    transition: TransitionConfig = Field(
+        default_factory=TransitionConfig, description="How the show changes to this scene (unless the caller says otherwise)."
+    )
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _modulator_names_in_scope(cls, data: Any, handler: ModelWrapValidatorHandler[SceneGraphConfig]) -> SceneGraphConfig:
+        # Bindings of this scene may read its modulators: make their names visible to the
+        # binding validator while the fields are validated (errors keep their exact location).
+        mods = data.get("modulators") if isinstance(data, dict) else None
+        names = frozenset(k for k in mods if isinstance(k, str)) if isinstance(mods, dict) else frozenset()
+        token = _MODULATOR_NAMES.set(names)
+        try:
+            return handler(data)
+        finally:
+            _MODULATOR_NAMES.reset(token)
 
 
 # --------------------------------------------------------------------------- render, wall
@@ -608,7 +807,22 @@ class ShowConfig(_Model):
     analysis: AnalysisConfig = Field(
         default_factory=AnalysisConfig, description="Music analysis."
     )
-    scene: SceneConfig = Field(default_factory=SceneConfig, description="What is drawn.")
+    scene: SceneConfig = Field(
+        default_factory=SceneConfig,
+        description=(
+            f"A one-layer scene named {MAIN_SCENE!r}: what is drawn when there is no 'scenes' section "
+            "(give one or the other)."
+        ),
+    )
+    scenes: dict[_SceneName, SceneGraphConfig] = Field(
+        default_factory=dict,
+        description="Named scenes of layered shaders, in show order (replaces 'scene').",
+    )
+    start_scene: str | None = Field(
+        default=None,
+        min_length=1,
+        description="The scene shown first; null = the first of 'scenes'.",
+    )
     render: RenderConfig = Field(default_factory=RenderConfig, description="Rendering.")
     wall: WallConfig = Field(default_factory=WallConfig, description="The LED wall.")
     strips: StripsConfig | None = Field(default=None, description="LED strips along polylines (optional).")
@@ -629,6 +843,27 @@ class ShowConfig(_Model):
         strict=False,  # YAML gives a list
         description="Where the pixels go; at least one output (default: sACN to 127.0.0.1).",
     )
+
+    @field_validator("start_scene")
+    @classmethod
+    def _known_scene(cls, v: str | None, info: ValidationInfo) -> str | None:
+        scenes = info.data.get("scenes")
+        if v is None or not isinstance(scenes, dict):
+            return v
+        known = list(scenes) or [MAIN_SCENE]
+        if v not in known:
+            raise _fail("scene", f"no scene named {v!r}{did_you_mean(v, known)}; scenes: {', '.join(known)}")
+        return v
+
+    @model_validator(mode="after")
+    def _scene_or_scenes(self) -> ShowConfig:
+        if self.scenes and "scene" in self.model_fields_set:
+            raise _fail("scene", "give either 'scene' (one layer) or 'scenes', not both", at_key=("scene",))
+        return self
+
+    def scene_names(self) -> tuple[str, ...]:
+        """Names of the show's scenes, in order (``("main",)`` for a ``scene:`` show)."""
+        return tuple(self.scenes) or (MAIN_SCENE,)
 
     @field_validator("version")
     @classmethod

@@ -20,7 +20,7 @@ import numpy.typing as npt
 import pytest
 
 from lumen.errors import ShaderError
-from lumen.render import Renderer, ShaderProgram, UniformValue, create_context, parse_shader
+from lumen.render import Renderer, ShaderProgram, UniformValue, build_fragment_source, create_context, parse_shader
 
 pytestmark = pytest.mark.gpu
 
@@ -196,12 +196,18 @@ def test_header_errors_point_into_the_header(ctx: moderngl.Context) -> None:
     with pytest.raises(ShaderError) as info:
         parse_shader(bad_json + "void main() {}\n", "h.fs")
     assert info.value.line == 5  # the JSON parser notices at the closing bracket
-    with pytest.raises(ShaderError, match="not supported yet") as info:
-        parse_shader('/*{\n  "PASSES": [{"TARGET": "buf"}, {}]\n}*/\nvoid main() {}\n', "p.fs")
-    assert info.value.line == 2
+    # Multi-pass ISF parses (see test_isf*.py); a bad size expression names its line.
+    parsed = parse_shader('/*{\n  "PASSES": [{"TARGET": "buf"}, {}]\n}*/\nvoid main() {}\n', "p.fs")
+    assert [p.target for p in parsed.passes] == ["buf", None] and parsed.passes[0].line == 2
+    with pytest.raises(ShaderError, match="WIDTH") as info:
+        parse_shader('/*{\n  "PASSES": [{"TARGET": "buf",\n "WIDTH": "$WIDTH/"}, {}]\n}*/\n', "p.fs")
+    assert info.value.line == 3
     with pytest.raises(ShaderError, match="clashes") as info:
-        parse_shader('/*{"INPUTS": [\n {"NAME": "bass", "TYPE": "float"}\n]}*/\n', "c.fs")
+        parse_shader('/*{"INPUTS": [\n {"NAME": "TIME", "TYPE": "float"}\n]}*/\n', "c.fs")
     assert info.value.line == 2
+    # An input may shadow a music uniform (community files with a "bass" slider load as they are).
+    shadow = parse_shader('/*{"INPUTS": [\n {"NAME": "bass", "TYPE": "float", "DEFAULT": 0.5}\n]}*/\nvoid main() { gl_FragColor = vec4(bass); }\n', "c.fs")
+    assert build_fragment_source(shadow).count("uniform float bass;") == 1
 
 
 def test_hot_reload_keeps_last_good_program(ctx: moderngl.Context, renderer: Renderer, tmp_path: Path) -> None:
