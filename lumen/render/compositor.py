@@ -43,7 +43,7 @@ import numpy as np
 import numpy.typing as npt
 
 from lumen.errors import LumenError, ShaderError
-from lumen.render.program import UniformValue
+from lumen.render.program import UV_VERTEX_SHADER, UniformValue
 from lumen.scene.plan import BLEND_MODES, TRANSITION_KINDS, WIPE_DIRECTIONS, NodePlan, ScenePlan, TransitionPlan
 
 __all__ = ["Compositor", "ReloadEvent", "ShaderResolver"]
@@ -54,14 +54,6 @@ ShaderResolver = Callable[[str], Path]
 #: Frames a node may go unused before its GL objects are released.
 _EVICT_AFTER_FRAMES: Final[int] = 600
 
-_VERTEX: Final[str] = """#version 330
-out vec2 uv;
-void main() {
-    vec2 p = vec2(float((gl_VertexID & 1) << 2) - 1.0, float((gl_VertexID & 2) << 1) - 1.0);
-    uv = p * 0.5 + 0.5;
-    gl_Position = vec4(p, 0.0, 1.0);
-}
-"""
 
 _BLEND: Final[str] = """#version 330
 in vec2 uv;
@@ -214,8 +206,8 @@ class Compositor:
         self._uniforms: dict[str, Any] = {}
         self._vec_cache: dict[str, tuple[int, frozenset[str]]] = {}
         self._audio: Any = None
-        self._blend = ctx.program(vertex_shader=_VERTEX, fragment_shader=_BLEND)
-        self._final = ctx.program(vertex_shader=_VERTEX, fragment_shader=_FINAL)
+        self._blend = ctx.program(vertex_shader=UV_VERTEX_SHADER, fragment_shader=_BLEND)
+        self._final = ctx.program(vertex_shader=UV_VERTEX_SHADER, fragment_shader=_FINAL)
         self._blend_vao = ctx.vertex_array(self._blend, [])
         self._final_vao = ctx.vertex_array(self._final, [])
         self._blend["below"].value = 0  # type: ignore[union-attr]

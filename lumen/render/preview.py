@@ -24,17 +24,10 @@ import numpy as np
 import numpy.typing as npt
 
 from lumen.features import Features
+from lumen.render.program import UV_VERTEX_SHADER
 
 __all__ = ["Overlay", "Preview", "feature_lines"]
 
-_VERTEX: Final[str] = """#version 330
-out vec2 uv;
-void main() {
-    vec2 p = vec2(float((gl_VertexID & 1) << 2) - 1.0, float((gl_VertexID & 2) << 1) - 1.0);
-    uv = p * 0.5 + 0.5;
-    gl_Position = vec4(p, 0.0, 1.0);
-}
-"""
 
 _FRAGMENT: Final[str] = """#version 330
 in vec2 uv;
@@ -151,7 +144,7 @@ class Preview:
         self._glfw: Any = importlib.import_module("glfw") if self._window is not None else None
         self.closed = False
         self.overlay = Overlay(ctx, width, height)
-        self._prog = ctx.program(vertex_shader=_VERTEX, fragment_shader=_FRAGMENT)
+        self._prog = ctx.program(vertex_shader=UV_VERTEX_SHADER, fragment_shader=_FRAGMENT)
         self._prog["frame"].value = 0  # type: ignore[union-attr]
         self._prog["overlay"].value = 1  # type: ignore[union-attr]
         self._prog["srgb"].value = srgb  # type: ignore[union-attr]

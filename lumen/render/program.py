@@ -66,6 +66,7 @@ from typing import Final, Literal, TypeAlias, cast
 import moderngl
 
 from lumen.errors import ShaderError
+from lumen.rt.files import stat_key
 from lumen.features import BANDS, FIELDS, SPECTRUM_BINS, WAVE_SAMPLES
 from lumen.render.textures import load_image
 
@@ -75,6 +76,7 @@ __all__ = [
     "IMAGE_TYPES",
     "ISF_UNIFORMS",
     "MUSIC_UNIFORMS",
+    "UV_VERTEX_SHADER",
     "VERTEX_SHADER",
     "ImportedImage",
     "InputType",
@@ -141,6 +143,17 @@ AUDIO_TEXTURES: Final[dict[str, tuple[int, int]]] = {
 
 #: Name of the fragment output ``gl_FragColor`` is mapped to.
 FRAGMENT_OUTPUT: Final[str] = "lumen_FragColor"
+
+#: A fullscreen triangle with a ``uv`` output (0..1, GL orientation): the vertex stage of
+#: lumen's own helper passes (compositing, transitions, the preview).
+UV_VERTEX_SHADER: Final[str] = """#version 330
+out vec2 uv;
+void main() {
+    vec2 p = vec2(float((gl_VertexID & 1) << 2) - 1.0, float((gl_VertexID & 2) << 1) - 1.0);
+    uv = p * 0.5 + 0.5;
+    gl_Position = vec4(p, 0.0, 1.0);
+}
+"""
 
 #: The base vertex shader of every lumen program: a fullscreen triangle made from
 #: ``gl_VertexID`` (draw 3 vertices, no attributes), which also writes ``isf_FragNormCoord``.
@@ -1305,7 +1318,7 @@ class ShaderProgram:
         """
         if self.path is None:
             return False
-        return (_stat_key(self.path), _stat_key(self.path.with_suffix(".vs"))) != self._stat
+        return (stat_key(self.path), stat_key(self.path.with_suffix(".vs"))) != self._stat
 
     def release(self) -> None:
         """Release the GL objects of the active program (and its IMPORTED textures)."""
@@ -1328,7 +1341,7 @@ class ShaderProgram:
         assert self.path is not None
         # Stat before reading, so a write that lands during the read shows up as a change.
         vs_path = self.path.with_suffix(".vs")
-        self._stat = (_stat_key(self.path), _stat_key(vs_path))
+        self._stat = (stat_key(self.path), stat_key(vs_path))
         try:
             text = self.path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
@@ -1394,9 +1407,3 @@ class ShaderProgram:
         return None
 
 
-def _stat_key(path: Path) -> tuple[int, int] | None:
-    try:
-        st = path.stat()
-    except OSError:
-        return None
-    return (st.st_mtime_ns, st.st_size)

@@ -34,6 +34,7 @@ from yaml.constructor import ConstructorError, SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from lumen.errors import ConfigError, ConfigIssue, did_you_mean
+from lumen.rt.files import stat_key
 from lumen.show.schema import SUPPORTED_VERSIONS, ShowConfig
 
 __all__ = ["ShowWatcher", "dump_show", "load_show", "load_show_text", "resolve_path"]
@@ -224,7 +225,7 @@ class ShowWatcher:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self._stat = _stat_key(self.path)
+        self._stat = stat_key(self.path)
         self.n_reloads = 0
         self.n_errors = 0
 
@@ -233,7 +234,7 @@ class ShowWatcher:
 
         A file that disappeared (an editor replacing it) gives None until it is back.
         """
-        key = _stat_key(self.path)
+        key = stat_key(self.path)
         if key == self._stat:
             return None
         self._stat = key
@@ -246,14 +247,6 @@ class ShowWatcher:
             return e
         self.n_reloads += 1
         return cfg
-
-
-def _stat_key(path: Path) -> tuple[int, int] | None:
-    try:
-        st = path.stat()
-    except OSError:
-        return None
-    return (st.st_mtime_ns, st.st_size)
 
 
 class _ShowDumper(yaml.SafeDumper):  # type: ignore[misc,unused-ignore]
