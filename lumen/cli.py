@@ -44,6 +44,15 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--seconds", type=float, default=None, help="stop after this long (default: until Ctrl-C)")
     r.add_argument("--gl", choices=["auto", "egl", "window"], default="auto", help="GL backend (default auto)")
 
+    rn = sub.add_parser("render", help="render a show over an audio file, deterministically, to MP4 (audio muxed in), GIF or PNG frames")
+    rn.add_argument("--offline", type=Path, required=True, metavar="AUDIO", help="the audio file that drives the show (time comes from it)")
+    rn.add_argument("--show", type=Path, default=DEMO_SHOW, help="show file (default presets/demo.yaml)")
+    rn.add_argument("--out", type=Path, required=True, help="FILE.mp4, FILE.gif, or FOLDER(.png) for PNG frames")
+    rn.add_argument("--fps", type=float, default=None, help="frames per second (default: the show's render.fps)")
+    rn.add_argument("--width", type=int, default=None, help="frame width, px (default: the show's render size, else the wall's)")
+    rn.add_argument("--height", type=int, default=None, help="frame height, px")
+    rn.add_argument("--seconds", type=float, default=None, help="render only the first SECONDS of the track")
+
     sub.add_parser("devices", help="list audio devices and network interfaces")
 
     v = sub.add_parser("validate", help="check show files; errors as file:line:col: key: message, exit 2")
@@ -55,6 +64,21 @@ def _parser() -> argparse.ArgumentParser:
     fx_sub = fx.add_subparsers(dest="fixtures_cmd", required=True)
     fc = fx_sub.add_parser("check", help="load OFL fixture files or folders; one line per failure, exit 2 if any failed")
     fc.add_argument("paths", nargs="+", type=Path)
+
+    an = sub.add_parser("analyze", help="run the live (causal) analysis chain over an audio file as fast as possible")
+    an.add_argument("audio", type=Path, help="audio file (any format libsndfile reads, any sample rate)")
+    an.add_argument("--json", type=Path, required=True, help="write beats, downbeats, tempo, confidence, energy, bands here")
+    an.add_argument("--plot", type=Path, default=None, help="also write a PNG: waveform, activations, beat grid, tempo")
+    an.add_argument("--analyzers", default=None, help="comma-separated chain (default levels,onset,beat)")
+
+    tr = sub.add_parser("train", help="train lumen's models from generated, labelled audio")
+    tr_sub = tr.add_subparsers(dest="model", required=True)
+    tb = tr_sub.add_parser("beat", help="the beat/downbeat model (reproduces the shipped weights with the defaults)")
+    tb.add_argument("--out", type=Path, default=None, help="output folder (default: the package's weights folder)")
+    tb.add_argument("--seed", type=int, default=None, help="random seed (default: the shipped weights' seed)")
+    tb.add_argument("--steps", type=int, default=None, help="training steps (default: as shipped)")
+    tb.add_argument("--clips", type=int, default=None, help="generated MIDI clips (default: as shipped); dance clips scale with it")
+    tb.add_argument("--workers", type=int, default=2, help="processes for data generation (default 2)")
 
     b = sub.add_parser("bench", help="run benchmarks (tables printed, figures appended to benchmarks/RESULTS.md)")
     b.add_argument("names", nargs="*", help="benchmark names (default: all); see benchmarks/")
@@ -70,6 +94,7 @@ def main(argv: list[str] | None = None) -> int:
         cmd = {
             "demo": cmd_demo, "run": cmd_run, "devices": cmd_devices, "validate": cmd_validate,
             "plugins": cmd_plugins, "bench": cmd_bench, "fixtures": cmd_fixtures,
+            "analyze": cmd_analyze, "train": cmd_train, "render": cmd_render,
         }[args.cmd]
         return int(cmd(args))
     except ConfigError as e:
@@ -190,6 +215,29 @@ def cmd_run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_render(args: argparse.Namespace) -> int:
+    """`lumen render --offline AUDIO --show SHOW --out FILE`: a deterministic offline render."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    from lumen.engine import render_offline
+
+    cfg = _load(args.show)
+    with Progress(TextColumn("rendering"), BarColumn(), TextColumn("{task.completed}/{task.total} frames"),
+                  TimeElapsedColumn(), TimeRemainingColumn(), transient=True) as prog:
+        task = prog.add_task("render", total=None)
+
+        def progress(done: int, total: int) -> None:
+            prog.update(task, completed=done, total=total)
+
+        res = render_offline(cfg, args.show, args.offline, args.out, fps=args.fps, width=args.width, height=args.height,
+                             seconds=args.seconds, progress=progress)
+    for msg in res.problems.values():
+        print(f"lumen: shader problem: {msg}", file=sys.stderr)
+    print(f"lumen render: {res.frames} frames {res.width}x{res.height} at {res.fps:g} fps ({res.seconds:.1f} s of audio) "
+          f"in {res.render_s:.1f} s (+{res.analysis_s:.1f} s analysis); wrote {res.out}")
+    return EXIT_OK
+
+
 def cmd_devices(args: argparse.Namespace) -> int:
     """`lumen devices`: audio devices (PortAudio) and network interfaces."""
     print("audio devices:")
@@ -261,6 +309,63 @@ def cmd_fixtures(args: argparse.Namespace) -> int:
         print(line, file=sys.stderr)
     print(f"{n_ok} fixture files ok, {n_bad} failed")
     return EXIT_CONFIG if n_bad else EXIT_OK
+
+
+def cmd_analyze(args: argparse.Namespace) -> int:
+    """`lumen analyze AUDIO --json OUT [--plot PNG]`: the causal live chain over a file."""
+    from lumen.analysis.offline import OFFLINE_ANALYZERS, analyze_signal, load_audio, plot, write_json
+
+    names = tuple(n.strip() for n in args.analyzers.split(",")) if args.analyzers else OFFLINE_ANALYZERS
+    audio, sr = load_audio(args.audio)
+    result = analyze_signal(audio, sr, names)
+    write_json(result, args.json)
+    bpm = result.tempo_curve()
+    last = bpm[-1][1] if bpm else 0.0
+    print(
+        f"{args.audio}: {result.duration_s:.1f} s, {len(result.beats)} beats, {len(result.downbeats)} downbeats, "
+        f"tempo {last:.1f} bpm at the end; {1000.0 * result.cpu_s / max(result.duration_s, 1e-9):.1f} ms CPU per s of audio"
+    )
+    if args.plot is not None:
+        plot(result, audio, args.plot, title=f"lumen analyze: {args.audio.name}")
+        print(f"plot: {args.plot}")
+    print(f"json: {args.json}")
+    return EXIT_OK
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    """`lumen train beat`: build the data set, train, write weights and their configuration."""
+    import dataclasses
+
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    from lumen.analysis.beat.model import WEIGHTS_DIR
+    from lumen.analysis.train.beat import BeatTrainConfig, train_beat
+
+    cfg = BeatTrainConfig()
+    changes: dict[str, Any] = {}
+    if args.seed is not None:
+        changes["seed"] = args.seed
+    if args.steps is not None:
+        changes["steps"] = args.steps
+    if args.clips is not None:
+        changes["n_midi"] = args.clips
+        changes["n_dance"] = max(1, round(args.clips * cfg.n_dance / cfg.n_midi))
+    cfg = dataclasses.replace(cfg, **changes)
+    out = args.out or WEIGHTS_DIR
+    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} {task.fields[info]}"),
+                  TimeElapsedColumn(), TimeRemainingColumn()) as prog:
+        tasks = {
+            "data": prog.add_task("generating audio", total=cfg.n_midi + cfg.n_dance, info=""),
+            "train": prog.add_task("training", total=cfg.steps, info=""),
+        }
+
+        def progress(stage: str, done: int, total: int, info: dict[str, float]) -> None:
+            text = " ".join(f"{k} {v:.4f}" for k, v in info.items())
+            prog.update(tasks[stage], completed=done, total=total, info=text)
+
+        meta = train_beat(cfg, out, workers=args.workers, progress=progress)
+    print(f"weights: {out}; validation loss {meta['loss_val']}, {meta['n_params']} parameters, {meta['seconds_total']:.0f} s")
+    return EXIT_OK
 
 
 def cmd_bench(args: argparse.Namespace) -> int:

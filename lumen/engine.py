@@ -53,7 +53,7 @@ log = logging.getLogger("lumen")
 LISTEN_COUNTERS: Final[tuple[str, ...]] = (
     "callbacks", "frames", "xruns", "input_overflows", "input_underflows", "device_lost",
     "device_reopened", "late_blocks", "hops", "analysis_overruns", "analysis_ns_total",
-    "analysis_ns_max",
+    "analysis_ns_max", "bad_tempo_hints",
 )
 #: Counters of the show process.
 SHOW_COUNTERS: Final[tuple[str, ...]] = (
@@ -94,6 +94,7 @@ class ListenSpec:
     source: str
     mailbox_name: str
     counters_name: str
+    hints_name: str = ""
     device: str | int | None = None
     file: str | None = None
     sr: int = 48000
@@ -130,14 +131,49 @@ def _make_source(spec: ListenSpec) -> Any:
     raise DeviceError(f"unknown audio source {spec.source!r}")
 
 
-def analysis_loop(source: Any, ring: Any, analyzer: Any, mailbox: Mailbox, counters: Counters, stop: threading.Event) -> None:
-    """The analysis thread: pull 10 ms hops from the ring, analyze, publish. Never blocks audio."""
+#: Layout of the tempo-hint mailbox (show process -> listen process): one float64 each.
+HINT_FIELDS: tuple[str, ...] = ("seq", "mode", "bpm", "beat_t", "weight")
+#: Hint modes: 0 none, 1 nudge, 2 override, 3 clear an override.
+HINT_MODES: dict[str, int] = {"nudge": 1, "override": 2, "clear": 3}
+
+
+def apply_hint(analyzer: Any, hint: npt.NDArray[np.float64]) -> bool:
+    """Hand a tempo hint from the hint mailbox to every analyzer of the chain that takes hints.
+
+    Returns whether one did. The beat tracker's `hint`/`clear_hint` are the one interface for
+    tap tempo, Link, MIDI clock and OSC tempo.
+    """
+    mode = int(hint[1])
+    took = False
+    for a in analyzer.chain:
+        if not hasattr(a, "hint"):
+            continue
+        took = True
+        if mode == HINT_MODES["clear"]:
+            a.clear_hint()
+        elif mode in (HINT_MODES["nudge"], HINT_MODES["override"]):
+            beat_t = float(hint[3]) if hint[3] > 0.0 else None
+            a.hint(float(hint[2]), beat_t, mode="override" if mode == HINT_MODES["override"] else "nudge", weight=float(hint[4]))
+    return took
+
+
+def analysis_loop(
+    source: Any, ring: Any, analyzer: Any, mailbox: Mailbox, counters: Counters, stop: threading.Event, hints: Mailbox | None = None
+) -> None:
+    """The analysis thread: pull 10 ms hops from the ring, analyze, publish. Never blocks audio.
+
+    Between hops it looks at the tempo-hint mailbox (a sequence number compare) and hands a
+    new hint to the beat tracker.
+    """
     spec = analyzer.spec
     hop = np.zeros((spec.hop_length, ring.n_channels), dtype=np.float32)
+    hint = np.zeros(len(HINT_FIELDS), dtype=np.float64)
+    hint_seen = 0
     s_hops = counters.slot("hops")
     s_over = counters.slot("analysis_overruns")
     s_ns = counters.slot("analysis_ns_total")
     s_max = counters.slot("analysis_ns_max")
+    s_badhint = counters.slot("bad_tempo_hints")
     lost = 0
     while not stop.is_set():
         if not ring.read(hop):
@@ -148,6 +184,12 @@ def analysis_loop(source: Any, ring: Any, analyzer: Any, mailbox: Mailbox, count
         if ring.lost != lost:
             counters.bump(s_over, ring.lost - lost)
             lost = ring.lost
+        if hints is not None and hints.publishes != hint_seen and hints.read(hint):
+            hint_seen = hints.publishes
+            try:
+                apply_hint(analyzer, hint)
+            except ValueError:
+                counters.bump(s_badhint)
         t0 = time.perf_counter_ns()
         t_end = ring.time_of(ring.read_count - 1) + 1.0 / ring.sr
         vec = analyzer.process(hop, t_end)
@@ -172,6 +214,7 @@ def listen_main(spec: ListenSpec, stop: Any, status: Any) -> None:
         from lumen.analysis.base import AnalysisSpec
 
         mailbox = Mailbox(N_FIELDS, name=spec.mailbox_name)
+        hints = Mailbox(len(HINT_FIELDS), name=spec.hints_name) if spec.hints_name else None
         counters = Counters(LISTEN_COUNTERS, shm_name=spec.counters_name)
         source = _make_source(spec)
         aspec = AnalysisSpec.for_rate(source.sr, spec.tempo_min_bpm, spec.tempo_max_bpm)
@@ -179,7 +222,7 @@ def listen_main(spec: ListenSpec, stop: Any, status: Any) -> None:
         ring = source.make_ring(seconds=2.0)
         local_stop = threading.Event()
         thread = threading.Thread(
-            target=analysis_loop, args=(source, ring, analyzer, mailbox, counters, local_stop), name="lumen-analysis", daemon=True
+            target=analysis_loop, args=(source, ring, analyzer, mailbox, counters, local_stop, hints), name="lumen-analysis", daemon=True
         )
         thread.start()
         source.start(ring, counters)
@@ -224,8 +267,12 @@ class ListenProcess:
 
     def __init__(self, spec_kw: dict[str, Any]) -> None:
         self.mailbox = Mailbox.create_shared(N_FIELDS)
+        self.hints = Mailbox.create_shared(len(HINT_FIELDS))
+        self._hint = np.zeros(len(HINT_FIELDS), dtype=np.float64)
         self.counters = Counters(LISTEN_COUNTERS, create=True)
-        self.spec = ListenSpec(mailbox_name=self.mailbox.name, counters_name=self.counters.shm_name, **spec_kw)
+        self.spec = ListenSpec(
+            mailbox_name=self.mailbox.name, counters_name=self.counters.shm_name, hints_name=self.hints.name, **spec_kw
+        )
         ctx = mp.get_context("spawn")
         self._stop = ctx.Event()
         self._status: Any = ctx.Queue()
@@ -256,6 +303,16 @@ class ListenProcess:
             raise LumenError(msg[2])
         self.description = msg[1]
 
+    def send_hint(self, mode: str, bpm: float = 0.0, beat_t: float = 0.0, weight: float = 0.5) -> None:
+        """Publish a tempo hint to the listen process's beat tracker (see `apply_hint`)."""
+        if self.hints is None:
+            return
+        h = self._hint
+        h[0] += 1.0
+        h[1] = HINT_MODES[mode]
+        h[2], h[3], h[4] = bpm, beat_t, weight
+        self.hints.write(h)
+
     def poll(self) -> bool:
         """True while the process runs and its source has audio left."""
         try:
@@ -282,9 +339,12 @@ class ListenProcess:
         if self.mailbox is not None:
             self.mailbox.close()
             self.mailbox.unlink()
+            self.hints.close()
+            self.hints.unlink()
             self.counters.close()
             self.counters.unlink()
             self.mailbox = None  # type: ignore[assignment]
+            self.hints = None  # type: ignore[assignment]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -713,6 +773,9 @@ class Engine:
         self._health = HealthMonitor()
         self.final_snapshot: dict[str, Any] | None = None
         self._show_watch = ShowWatcher(show_path) if show_path is not None else None
+        from lumen.analysis.beat.neural import TapTempo
+
+        self._tap = TapTempo()
         self._reported: dict[str, str] = {}
 
     def resolve(self, name: str) -> Path:
@@ -733,6 +796,33 @@ class Engine:
         if scene not in names:
             raise UnknownSceneError(scene, names)
         self.inbox.post(SceneCommand(scene, transition, quantize))
+
+    def tap(self, t: float | None = None) -> float:
+        """A tap of the tap-tempo button at ``t`` (perf_counter; default now); returns the bpm.
+
+        From the second tap on, the tapped tempo and phase nudge the beat tracker hard (the
+        audio keeps refining it); a pause of more than 2 s starts a new tap sequence.
+        """
+        self._tap.tap(now() if t is None else t)
+        bpm = self._tap.bpm
+        if bpm > 0.0 and self.listen is not None:
+            self.listen.send_hint("nudge", bpm, self._tap.last_tap_t, 0.9)
+        return bpm
+
+    def set_tempo(self, bpm: float, beat_t: float = 0.0, *, mode: str = "override", weight: float = 0.5) -> None:
+        """An external tempo (Link, MIDI clock, OSC): ``mode`` "override", "nudge" or "clear".
+
+        Raises
+        ------
+        ValueError
+            ``bpm`` outside 20..400 or ``mode`` unknown.
+        """
+        if mode not in HINT_MODES:
+            raise ValueError(f"tempo mode must be one of {', '.join(HINT_MODES)}, got {mode!r}")
+        if mode != "clear" and not 20.0 <= bpm <= 400.0:
+            raise ValueError(f"bpm must be in 20..400, got {bpm!r}")
+        if self.listen is not None:
+            self.listen.send_hint(mode, bpm, beat_t, weight)
 
     def _listen_kw(self) -> dict[str, Any]:
         a = self.cfg.audio

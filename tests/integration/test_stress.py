@@ -1,5 +1,8 @@
 """Stress: a show process rendering heavy frames must not cost the listen process a callback.
 
+The listen process runs the full neural chain (levels, onsets, the GRU beat tracker) in its
+analysis thread; the audio callback must still never wait for it.
+
 The listen process captures from a real PortAudio stream on the JACK dummy server while the
 show process renders pulse.fs at 1920x1080 on llvmpipe (~20 ms a frame on every core: the
 frame thread never rests).
@@ -19,6 +22,7 @@ pytestmark = [pytest.mark.hardware, pytest.mark.gpu, pytest.mark.slow]
 SHOW = """
 version: 1
 audio: {source: device, device: JACK, sr: 48000, blocksize: 256, channels: 2}
+analysis: {analyzers: [levels, onset, beat]}   # the neural tracker in the analysis thread
 scene: {shader: pulse.fs}
 render: {fps: 60, width: 1920, height: 1080}
 wall: {width: 64, height: 32}

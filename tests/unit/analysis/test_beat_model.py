@@ -1,0 +1,95 @@
+"""The beat model: frontend equivalence, numpy runtime against torch, strict weight loading."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lumen.analysis.base import AnalysisSpec, HopContext
+from lumen.analysis.beat.model import (
+    CONFIG_FILE,
+    N_INPUT,
+    N_MELS,
+    WEIGHTS_DIR,
+    WEIGHTS_FILE,
+    BeatFrontend,
+    StreamingBeatModel,
+    build_model,
+    load_weights,
+    mel_matrix,
+)
+from lumen.analysis.frontend import Frontend
+
+torch = pytest.importorskip("torch")
+
+
+@pytest.mark.parametrize("sr", [8000, 22050, 44100, 48000, 96000])
+def test_mel_bands_are_normalised_and_never_empty(sr: int) -> None:
+    spec = AnalysisSpec.for_rate(sr)
+    w = mel_matrix(sr, spec.n_fft)
+    assert w.shape == (N_MELS, spec.n_fft // 2 + 1)
+    np.testing.assert_allclose(w.sum(axis=1), 1.0, rtol=1e-5)
+
+
+@pytest.mark.parametrize("sr", [22050, 48000])
+def test_file_frontend_equals_the_per_hop_frontend(sr: int, rng: np.random.Generator) -> None:
+    spec = AnalysisSpec.for_rate(sr)
+    x = (rng.standard_normal(sr * 2) * 0.1).astype(np.float32)
+    whole = BeatFrontend(spec).frames(x)
+    ctx = HopContext(spec)
+    fe, live = Frontend(spec), BeatFrontend(spec)
+    h = spec.hop_length
+    per_hop = np.zeros_like(whole)
+    for k in range(whole.shape[0]):
+        fe.push(ctx, x[k * h : (k + 1) * h])
+        per_hop[k] = live.frame(ctx.mag)
+    assert whole.shape == (len(x) // h, N_INPUT)
+    np.testing.assert_allclose(whole, per_hop, atol=2e-4)
+
+
+def test_numpy_runtime_matches_torch(rng: np.random.Generator) -> None:
+    torch.manual_seed(0)
+    model = build_model().eval()
+    with torch.no_grad():  # non-trivial standardisation
+        model.mean.copy_(torch.from_numpy(rng.uniform(0, 1, N_INPUT).astype(np.float32)))
+        model.std.copy_(torch.from_numpy(rng.uniform(0.5, 2, N_INPUT).astype(np.float32)))
+    x = rng.standard_normal((1, 400, N_INPUT)).astype(np.float32)
+    with torch.inference_mode():
+        ref = torch.sigmoid(model(torch.from_numpy(x))[0])[0].numpy()
+    sm = StreamingBeatModel(model)
+    got = np.stack([sm.step(x[0, k]).copy() for k in range(400)])
+    np.testing.assert_allclose(got, ref, atol=1e-5)
+    sm.reset()
+    np.testing.assert_allclose(sm.step(x[0, 0]), ref[0], atol=1e-5)
+
+
+def test_shipped_weights_load_strictly_and_are_small() -> None:
+    wfile = WEIGHTS_DIR / WEIGHTS_FILE
+    assert wfile.stat().st_size < 5 * 1024 * 1024
+    model, meta = load_weights()
+    assert meta["model"]["n_hidden"] == model.gru.hidden_size
+    assert 10_000 <= meta["n_params"] <= 200_000
+    assert {"seed", "steps", "n_midi", "n_dance"} <= set(meta["train"])
+    cfg = json.loads((WEIGHTS_DIR / CONFIG_FILE).read_text())
+    assert cfg == meta
+
+
+def test_a_mismatched_state_dict_is_rejected(tmp_path: Path) -> None:
+    model, meta = load_weights()
+    state = model.state_dict()
+    state.pop("head.bias")
+    bad = tmp_path / WEIGHTS_FILE
+    torch.save(state, bad)
+    (tmp_path / CONFIG_FILE).write_text(json.dumps(meta))
+    with pytest.raises(RuntimeError, match="head.bias"):
+        load_weights(bad)
+
+
+def test_pickled_code_is_refused(tmp_path: Path) -> None:
+    bad = tmp_path / WEIGHTS_FILE
+    torch.save({"x": object()}, bad)  # not a plain tensor dict
+    with pytest.raises(Exception, match="(?i)weights_only|unsupported|global"):
+        load_weights(bad)
