@@ -156,6 +156,26 @@ def accuracy(limit: int | None, methods: list[str]) -> tuple[str, dict[tuple[str
     return body, summary
 
 
+def recorded_heldout(methods: list[str]) -> str:
+    """Scores on the recorded song held out of training (if Debian's song packages are here)."""
+    from lumen.analysis.train.recorded import HELD_OUT, find_songs
+
+    songs = find_songs(exclude=())
+    songs = [s for s in songs if s.name in HELD_OUT]
+    if not songs:
+        return "(no held-out recording: install fretsonfire-songs-muldjord)"
+    rows: list[list[object]] = []
+    for song in songs:
+        x = song.audio[:, None]
+        for m in methods:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                est, _d, tempo, c = METHODS[m](x, song.sr)
+            sc = score(song.beats, est, np.zeros(0), np.zeros(0), tempo, gt_tempo(song.beats))
+            rows.append([song.name, m, sc["F"], sc["CMLt"], sc["AMLt"], sc["Acc2"], sc["offset_ms"], 1000.0 * c / (song.audio.size / song.sr)])
+    return table(["recording", "method", "F", "CMLt", "AMLt", "Acc2", "mean offset ms", "CPU ms per s audio"], rows)
+
+
 def _lock_time(est: np.ndarray, ref: np.ndarray, start: float, tol: float = 0.07, n_ok: int = 4) -> float:
     """Seconds after ``start`` until ``n_ok`` consecutive estimated beats match reference beats."""
     e = est[est >= start]
@@ -260,6 +280,8 @@ def main(argv: list[str] | None = None) -> int:
         args.limit, args.seeds = 3, 2
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     body, _summary = accuracy(args.limit, methods)
+    body += "\n\nA real recording held out of training (Debian fretsonfire-songs-muldjord, beats from its chart's tempo map):\n\n"
+    body += recorded_heldout(methods)
     body += "\n\nLock, re-lock and prediction on generated music (held-out seeds, exact beats):\n\n" + timing(args.seeds)
     body += "\n\nCost per hop:\n\n" + cost(30.0)
     if args.no_record:

@@ -79,6 +79,10 @@ def _parser() -> argparse.ArgumentParser:
     tb.add_argument("--steps", type=int, default=None, help="training steps (default: as shipped)")
     tb.add_argument("--clips", type=int, default=None, help="generated MIDI clips (default: as shipped); dance clips scale with it")
     tb.add_argument("--workers", type=int, default=2, help="processes for data generation (default 2)")
+    tb.add_argument(
+        "--recorded", type=int, default=None,
+        help="also train on N excerpts of recorded songs (Debian fretsonfire-songs-*; default: as shipped, 0)",
+    )
 
     b = sub.add_parser("bench", help="run benchmarks (tables printed, figures appended to benchmarks/RESULTS.md)")
     b.add_argument("names", nargs="*", help="benchmark names (default: all); see benchmarks/")
@@ -347,6 +351,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         changes["seed"] = args.seed
     if args.steps is not None:
         changes["steps"] = args.steps
+    if args.recorded is not None:
+        changes["n_recorded"] = args.recorded
     if args.clips is not None:
         changes["n_midi"] = args.clips
         changes["n_dance"] = max(1, round(args.clips * cfg.n_dance / cfg.n_midi))
@@ -355,7 +361,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} {task.fields[info]}"),
                   TimeElapsedColumn(), TimeRemainingColumn()) as prog:
         tasks = {
-            "data": prog.add_task("generating audio", total=cfg.n_midi + cfg.n_dance, info=""),
+            "data": prog.add_task("generating audio", total=cfg.n_midi + cfg.n_dance + cfg.n_recorded, info=""),
             "train": prog.add_task("training", total=cfg.steps, info=""),
         }
 

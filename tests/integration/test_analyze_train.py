@@ -31,7 +31,10 @@ def test_analyze_writes_beats_tempo_and_a_plot(tmp_path: Path) -> None:
     doc = json.loads(out.read_text())
     assert {"beats", "downbeats", "tempo", "confidence", "energy", "bands"} <= set(doc)
     beats = np.array(doc["beats"])
-    assert 35 <= len(beats) <= 45 and np.all(np.diff(beats) > 0)
+    assert np.all(np.diff(beats) > 0)
+    late = beats[beats > 8.0]  # after the hats-and-pads intro: 12 s at 126 bpm is ~25 beats
+    dev = np.abs(np.diff(late) - 60 / 126)  # small phase corrections only
+    assert 23 <= len(late) <= 27 and np.median(dev) < 0.01 and dev.max() < 0.06
     assert set(doc["downbeats"]) <= set(doc["beats"])
     t, bpm = np.array(doc["tempo"]).T
     assert abs(np.median(bpm[t > 8]) - 126.0) < 2.5

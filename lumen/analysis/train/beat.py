@@ -10,6 +10,9 @@ Data (all generated here; nothing is downloaded and ``shared/data`` is never rea
   some at 44.1 kHz.
 * lumen's own dance music (`lumen.audio.music.MusicGenerator`) at random tempos, swings,
   meters, arrangements and seeds, at 44.1 or 48 kHz.
+* 30 s excerpts of real recorded songs with beat-aligned tempo maps, when Debian's
+  ``fretsonfire-songs-*`` packages are installed (`lumen.analysis.train.recorded`; their
+  downbeat loss is masked).
 
 Each clip is augmented at random: gain (-24..+6 dB), a low and a high shelf EQ (±9 dB),
 additive white or pink noise (SNR 10..40 dB), a synthetic room reverb (exponentially decaying
@@ -60,6 +63,7 @@ class BeatTrainConfig:
     seed: int = 1
     n_midi: int = 700
     n_dance: int = 100
+    n_recorded: int = 0  # excerpts of recorded songs (needs fretsonfire-songs-*; see recorded.py)
     clip_s: float = 30.0
     steps: int = 2600
     batch: int = 16
@@ -79,6 +83,19 @@ class Clip:
     y: npt.NDArray[np.float16]  # (n, 2)
     kind: str
     fps: float
+    has_downbeats: bool = True
+
+
+_SONGS: list[Any] = []
+
+
+def _recorded_songs() -> list[Any]:
+    """The recorded training songs, decoded once per process."""
+    if not _SONGS:
+        from lumen.analysis.train.recorded import find_songs
+
+        _SONGS.extend(find_songs())
+    return _SONGS
 
 
 def find_soundfont() -> str:
@@ -157,10 +174,27 @@ def _targets(n: int, fps: float, beats: npt.NDArray[np.float64], downbeats: npt.
     return y.astype(np.float16)
 
 
-def make_clip(index: int, seed: int, n_midi: int, clip_s: float, sf2: str, n_mels: int = N_INPUT // 2) -> Clip:
-    """Clip number ``index`` of the data set for ``seed`` (a pure function of its arguments)."""
+def make_clip(
+    index: int, seed: int, n_midi: int, clip_s: float, sf2: str, n_mels: int = N_INPUT // 2, n_dance: int | None = None
+) -> Clip:
+    """Clip number ``index`` of the data set for ``seed`` (a pure function of its arguments).
+
+    Indices ``0 .. n_midi-1`` are General MIDI pieces, the next ``n_dance`` lumen's dance
+    music, and any after that excerpts of the recorded songs (`lumen.analysis.train.recorded`).
+    """
     rng = np.random.default_rng([seed, index])
-    if index < n_midi:
+    has_down = True
+    if n_dance is not None and index >= n_midi + n_dance and _recorded_songs():
+        songs = _recorded_songs()
+        song = songs[(index - n_midi - n_dance) % len(songs)]
+        sr = song.sr
+        start = float(rng.uniform(0.0, max(0.0, song.audio.size / sr - clip_s)))
+        audio = song.audio[int(start * sr) : int((start + clip_s) * sr)].copy()
+        beats = song.beats[(song.beats >= start) & (song.beats < start + clip_s)] - start
+        downs = np.zeros(0)
+        kind = f"recorded:{song.name}"
+        has_down = False
+    elif index < n_midi:
         piece = compose(rng, clip_s)
         sr = int(rng.choice([22050, 22050, 22050, 44100]))
         with tempfile.TemporaryDirectory(prefix="lumen-train-") as tmp:
@@ -199,10 +233,10 @@ def make_clip(index: int, seed: int, n_midi: int, clip_s: float, sf2: str, n_mel
     x = fe.frames(audio)
     fps = spec.frame_rate_hz
     y = _targets(x.shape[0], fps, beats, downs)
-    return Clip(x=x.astype(np.float16), y=y, kind=kind, fps=fps)
+    return Clip(x=x.astype(np.float16), y=y, kind=kind, fps=fps, has_downbeats=has_down)
 
 
-def _make_clip_star(args: tuple[int, int, int, float, str, int]) -> Clip:
+def _make_clip_star(args: tuple[int, int, int, float, str, int, int]) -> Clip:
     return make_clip(*args)
 
 
@@ -211,8 +245,9 @@ def make_dataset(
 ) -> list[Clip]:
     """Every clip of ``cfg``'s data set, built in ``workers`` processes (deterministic)."""
     sf2 = find_soundfont() if cfg.n_midi else ""
-    n = cfg.n_midi + cfg.n_dance
-    jobs = [(i, cfg.seed, cfg.n_midi, cfg.clip_s, sf2, cfg.model.n_input // 2) for i in range(n)]
+    n_rec = cfg.n_recorded if _recorded_songs() else 0
+    n = cfg.n_midi + cfg.n_dance + n_rec
+    jobs = [(i, cfg.seed, cfg.n_midi, cfg.clip_s, sf2, cfg.model.n_input // 2, cfg.n_dance) for i in range(n)]
     clips: list[Clip] = []
     if workers <= 1:
         for k, j in enumerate(jobs):
@@ -273,6 +308,8 @@ def train_beat(
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=cfg.steps, pct_start=0.1)
     pos_w = torch.tensor([cfg.pos_weight_beat, cfg.pos_weight_down])
     loss_fn = torch.nn.BCEWithLogitsLoss(pos_weight=pos_w)
+    elem_loss = torch.nn.BCEWithLogitsLoss(pos_weight=pos_w, reduction="none")
+    mb = np.ones((cfg.batch, 1, 2), np.float32)  # 0 masks a clip's downbeat loss
     fps = 100.0
     n_ex = int(cfg.excerpt_s * fps)
     lengths = np.array([c.x.shape[0] for c in train])
@@ -288,12 +325,14 @@ def train_beat(
             # Excerpts start anywhere, including the very beginning (the model must lock from cold).
             s = 0 if rng.random() < 0.2 or n <= n_ex else int(rng.integers(0, n - n_ex))
             m = min(n_ex, n - s)
+            mb[b, 0, 1] = 1.0 if c.has_downbeats else 0.0
             xb[b, :m] = c.x[s : s + m]
             yb[b, :m] = c.y[s : s + m]
             xb[b, m:] = 0.0
             yb[b, m:] = 0.0
         logits, _ = model(torch.from_numpy(xb))
-        loss = loss_fn(logits, torch.from_numpy(yb))
+        mask = torch.from_numpy(mb)
+        loss = (elem_loss(logits, torch.from_numpy(yb)) * mask).sum() / (mask.sum() * n_ex)
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -322,7 +361,10 @@ def train_beat(
             "clips": len(clips),
             "hours": round(sum(c.x.shape[0] for c in clips) / fps / 3600.0, 3),
             "kinds": dict(sorted(kinds.items())),
-            "sources": "generated General MIDI pieces (lumen.analysis.train.compose) rendered by FluidSynth with FluidR3_GM; lumen.audio.music dance tracks",
+            "sources": (
+                "generated General MIDI pieces (lumen.analysis.train.compose) rendered by FluidSynth with FluidR3_GM; "
+                "lumen.audio.music dance tracks; excerpts of recorded songs from Debian's fretsonfire-songs-* packages"
+            ),
         },
         "loss_train_last100": round(float(np.mean(losses[-100:])), 5),
         "loss_val": round(float(np.mean(vl)), 5),

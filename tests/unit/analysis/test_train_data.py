@@ -1,0 +1,43 @@
+"""Training data: the MIDI writer and reader, the composer's labels, the per-hop targets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lumen.analysis.train.beat import _targets
+from lumen.analysis.train.compose import PPQ, STYLES, compose
+from lumen.analysis.train.midi import Note, Track, tick_to_seconds, write_midi
+from lumen.analysis.train.recorded import read_tempo_map
+
+
+def test_tempo_map_round_trips_through_a_midi_file(tmp_path: Path) -> None:
+    tempo = [(0, 120.0), (4 * PPQ, 90.0), (9 * PPQ, 150.5)]
+    tr = Track(9, 0, [Note(k * PPQ, 60, 36, 100) for k in range(16)])
+    path = tmp_path / "t.mid"
+    write_midi(str(path), [tr], tempo, ppq=PPQ, time_signature=(3, 4))
+    got, ppq, last = read_tempo_map(str(path))
+    assert ppq == PPQ and last == 15 * PPQ + 60
+    assert [t for t, _ in got] == [t for t, _ in tempo]
+    np.testing.assert_allclose([b for _, b in got], [b for _, b in tempo], rtol=1e-5)
+    np.testing.assert_allclose(tick_to_seconds([4 * PPQ, 5 * PPQ], got, ppq=ppq), [2.0, 2.0 + 60 / 90], rtol=1e-6)
+
+
+@pytest.mark.parametrize("style", STYLES)
+def test_composed_pieces_have_consistent_labels(style: str) -> None:
+    piece = compose(np.random.default_rng(7), 20.0, style=style)
+    b, d = piece.beats_s, piece.downbeats_s
+    assert b.size > 10 and np.all(np.diff(b) > 0) and b[-1] < 20.0
+    assert set(np.round(d, 9)) <= set(np.round(b, 9))
+    idx = np.searchsorted(b, d)
+    assert np.all(np.diff(idx) == piece.meter)  # a downbeat every bar
+    assert piece.tracks and all(t.notes for t in piece.tracks)
+
+
+def test_targets_mark_the_hop_of_each_beat_and_its_neighbours() -> None:
+    y = _targets(100, 100.0, np.array([0.105, 0.5]), np.array([0.5]))
+    assert y.dtype == np.float16
+    assert y[10, 0] == 1.0 and y[9, 0] == 0.5 and y[11, 0] == 0.5 and y[50, 0] == 1.0
+    assert y[50, 1] == 1.0 and y[10, 1] == 0.0 and y.sum() == pytest.approx(2 * 2 + 2)
