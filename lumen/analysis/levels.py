@@ -94,6 +94,10 @@ class LevelsAnalyzer(HopAnalyzer):
         self._spec_w = mel_matrix(spec.sr, spec.n_fft, SPECTRUM_BINS, 30.0, 16000.0)
         self._spec_db = np.zeros(SPECTRUM_BINS, dtype=np.float32)
         self._spec_tmp = np.zeros(SPECTRUM_BINS, dtype=np.float32)
+        self._spec_rise = np.zeros(SPECTRUM_BINS, dtype=np.bool_)
+        self._spec_coef = np.zeros(SPECTRUM_BINS, dtype=np.float32)
+        self._spec_r = np.float32(self._release * 0.5)
+        self._spec_da = np.float32(self._attack) - self._spec_r
         self._spec0 = IDX[SPECTRUM_FIELDS[0]]
         self._wave0 = IDX[WAVE_FIELDS[0]]
         self._wave_idx = np.linspace(0, spec.hop_length - 1, WAVE_SAMPLES).round().astype(np.int64)
@@ -143,9 +147,14 @@ class LevelsAnalyzer(HopAnalyzer):
         np.subtract(self._spec_db, ref - 48.0, out=self._spec_tmp)
         self._spec_tmp *= 1.0 / 48.0
         np.clip(self._spec_tmp, 0.0, 1.0, out=self._spec_tmp)
-        rise = self._spec_tmp > self._spec
-        a, r = np.float32(self._attack), np.float32(self._release * 0.5)
-        self._spec += np.where(rise, a, r) * (self._spec_tmp - self._spec)
+        # One-pole smoothing with attack where the level rises, release where it falls,
+        # on preallocated buffers: coef = release + (attack - release) * [rising].
+        np.greater(self._spec_tmp, self._spec, out=self._spec_rise)
+        np.multiply(self._spec_rise, self._spec_da, out=self._spec_coef)
+        self._spec_coef += self._spec_r
+        self._spec_tmp -= self._spec
+        self._spec_tmp *= self._spec_coef
+        self._spec += self._spec_tmp
         vec[self._spec0 : self._spec0 + SPECTRUM_BINS] = self._spec
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -49,7 +48,6 @@ def test_analyze_names_an_unreadable_file(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(shutil.which("fluidsynth") is None, reason="needs fluidsynth (scripts/setup.sh installs it)")
 def test_train_beat_runs_end_to_end_and_the_weights_load(tmp_path: Path) -> None:
     r = run("train", "beat", "--out", str(tmp_path), "--clips", "4", "--steps", "3", "--seed", "5", "--workers", "1", timeout=280)
     assert r.returncode == 0, r.stderr

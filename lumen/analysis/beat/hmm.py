@@ -89,6 +89,11 @@ class BeatHMM:
         self.state_pos = pos
         self.state_block = block
         self._state_iv = iv[block].astype(np.float64)
+        # For each tempo, the state range of the tempi within ±4 % of it (contiguous, since
+        # intervals are sorted): the window of `tempo_mass` and `refined_interval`.
+        near = np.abs(iv[None, :] / iv[:, None] - 1.0) <= 0.04
+        self._near_lo = [int(self.first[np.flatnonzero(row)[0]]) for row in near]
+        self._near_hi = [int(self.last[np.flatnonzero(row)[-1]]) + 1 for row in near]
         # Beat states: a window of about i / observation_lambda hops centred on the beat
         # (position 0), weighted with a triangle so that the most likely state puts the
         # activation peak on position 0 rather than anywhere in the window.
@@ -168,10 +173,7 @@ class BeatHMM:
     def tempo_mass(self) -> float:
         """Probability mass within ±4 % of the most likely tempo (0..1): how sure the tempo is."""
         k = int(self.state_block[self.state])
-        iv = self.intervals
-        near = np.flatnonzero(np.abs(iv / iv[k] - 1.0) <= 0.04)
-        lo, hi = int(self.first[near[0]]), int(self.last[near[-1]]) + 1
-        return float(self.alpha[lo:hi].sum())
+        return float(self.alpha[self._near_lo[k] : self._near_hi[k]].sum())
 
     def refined_interval(self) -> float:
         """Posterior mean of the beat interval (hops) within ±4 % of the most likely tempo.
@@ -180,13 +182,11 @@ class BeatHMM:
         bpm); the posterior between neighbouring intervals resolves the tempo much finer.
         """
         k = int(self.state_block[self.state])
-        iv = self.intervals
-        near = np.flatnonzero(np.abs(iv / iv[k] - 1.0) <= 0.04)
-        lo, hi = int(self.first[near[0]]), int(self.last[near[-1]]) + 1
+        lo, hi = self._near_lo[k], self._near_hi[k]
         w = self.alpha[lo:hi]
         total = float(w.sum())
         if not total > 0.0:
-            return float(iv[k])
+            return float(self.intervals[k])
         return float(np.dot(w, self._state_iv[lo:hi])) / total
 
     def nudge(self, interval_hops: float, hops_since_beat: float | None, weight: float) -> None:

@@ -262,6 +262,18 @@ class StreamingBeatModel:
 
     def __init__(self, model: torch.nn.Module) -> None:
         sd = {k: v.detach().cpu().numpy().astype(np.float32) for k, v in model.state_dict().items()}
+        self._set_weights(sd)
+        self._alloc()
+
+    def fork(self) -> StreamingBeatModel:
+        """A model with the same (shared, read-only) weights and its own zeroed state."""
+        other = StreamingBeatModel.__new__(StreamingBeatModel)
+        for name in ("inv_std", "mean", "w_proj", "b_proj", "layers", "w_head", "b_head"):
+            setattr(other, name, getattr(self, name))
+        other._alloc()
+        return other
+
+    def _set_weights(self, sd: dict[str, F32]) -> None:
         self.inv_std = (1.0 / sd["std"]).astype(np.float32)
         self.mean = sd["mean"]
         self.w_proj, self.b_proj = np.ascontiguousarray(sd["proj.weight"]), sd["proj.bias"]
@@ -271,6 +283,9 @@ class StreamingBeatModel:
             self.layers.append((np.ascontiguousarray(sd[f"gru.weight_ih_l{n}"]), sd[f"gru.bias_ih_l{n}"], np.ascontiguousarray(sd[f"gru.weight_hh_l{n}"]), sd[f"gru.bias_hh_l{n}"]))
             n += 1
         self.w_head, self.b_head = np.ascontiguousarray(sd["head.weight"]), sd["head.bias"]
+
+    def _alloc(self) -> None:
+        """The recurrent state and the per-hop work buffers."""
         hdim = self.layers[0][2].shape[1]
         self.h = [np.zeros(hdim, np.float32) for _ in self.layers]
         self._x = np.zeros(self.mean.shape[0], np.float32)

@@ -88,13 +88,7 @@ class NeuralBeatTracker(HopAnalyzer):
             _MODEL_CACHE["default"] = StreamingBeatModel(model)
         shared = _MODEL_CACHE["default"]
         self.frontend = BeatFrontend(spec, shared.mean.shape[0] // 2)
-        # Each tracker has its own recurrent state; the weight arrays are shared read-only.
-        self.model = StreamingBeatModel.__new__(StreamingBeatModel)
-        self.model.__dict__.update(shared.__dict__)
-        self.model.h = [np.zeros_like(h) for h in shared.h]
-        self.model.act = np.zeros_like(shared.act)
-        for name in ("_x", "_z", "_zneg", "_gi", "_gh", "_rz", "_n", "_logit"):
-            setattr(self.model, name, np.zeros_like(getattr(shared, name)))
+        self.model = shared.fork()  # own recurrent state, shared read-only weights
         lo = max(self.tempo_min_bpm, min(spec.tempo_min_bpm, 150.0))
         hi = min(self.tempo_max_bpm, max(spec.tempo_max_bpm, lo + 30.0))
         self.hmm = BeatHMM(self.fps, lo, hi)

@@ -1,4 +1,4 @@
-"""A minimal Standard MIDI File writer (format 1), enough for generated training pieces.
+"""A minimal Standard MIDI File writer (format 1) and tempo-map reader, for training data.
 
 Layer: analysis (training tooling). Threads: any (pure functions).
 
@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["Note", "Track", "write_midi", "tick_to_seconds"]
+__all__ = ["Note", "Track", "read_tempo_map", "tick_to_seconds", "write_midi"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +117,56 @@ def write_midi(
         chunks.append(_chunk(b"MTrk", _track_bytes(ev)))
     with open(path, "wb") as f:
         f.write(b"".join(chunks))
+
+
+def _read_varlen(b: bytes, p: int) -> tuple[int, int]:
+    v = 0
+    while True:
+        c = b[p]
+        p += 1
+        v = (v << 7) | (c & 0x7F)
+        if not c & 0x80:
+            return v, p
+
+
+def read_tempo_map(path: str) -> tuple[list[tuple[int, float]], int, int]:
+    """``(tempo map [(tick, bpm)], ticks per quarter, last tick)`` of a Standard MIDI File."""
+    b = open(path, "rb").read()
+    if b[:4] != b"MThd":
+        raise ValueError(f"{path}: not a MIDI file")
+    _fmt, n_tracks, ppq = struct.unpack(">HHH", b[8:14])
+    pos = 14
+    tempo: list[tuple[int, float]] = []
+    last = 0
+    for _ in range(n_tracks):
+        if b[pos : pos + 4] != b"MTrk":
+            raise ValueError(f"{path}: bad track header")
+        end = pos + 8 + struct.unpack(">I", b[pos + 4 : pos + 8])[0]
+        p, tick, status = pos + 8, 0, 0
+        while p < end:
+            dt, p = _read_varlen(b, p)
+            tick += dt
+            c = b[p]
+            if c == 0xFF:
+                kind = b[p + 1]
+                n, p = _read_varlen(b, p + 2)
+                if kind == 0x51:
+                    tempo.append((tick, 60e6 / int.from_bytes(b[p : p + 3], "big")))
+                p += n
+            elif c in (0xF0, 0xF7):
+                n, p = _read_varlen(b, p + 1)
+                p += n
+            else:
+                if c & 0x80:
+                    status = c
+                    p += 1
+                p += 1 if (status & 0xF0) in (0xC0, 0xD0) else 2
+        last = max(last, tick)
+        pos = end
+    tempo.sort()
+    if not tempo or tempo[0][0] != 0:
+        tempo.insert(0, (0, 120.0))
+    return tempo, ppq, last
 
 
 def tick_to_seconds(ticks: npt.ArrayLike, tempo: Sequence[tuple[int, float]], *, ppq: int = 480) -> npt.NDArray[np.float64]:

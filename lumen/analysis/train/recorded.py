@@ -17,15 +17,14 @@ from __future__ import annotations
 
 import glob
 import os
-import struct
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
-from lumen.analysis.train.midi import tick_to_seconds
+from lumen.analysis.train.midi import read_tempo_map, tick_to_seconds
 
-__all__ = ["FOF_ROOT", "HELD_OUT", "OFFSET_CHARTS", "RecordedSong", "find_songs", "read_tempo_map"]
+__all__ = ["FOF_ROOT", "HELD_OUT", "OFFSET_CHARTS", "RecordedSong", "find_songs"]
 
 #: Where the Debian packages install the songs.
 FOF_ROOT = "/usr/share/games/fretsonfire/data/songs"
@@ -40,56 +39,6 @@ class RecordedSong:
     sr: int
     beats: npt.NDArray[np.float64]
     offset_s: float
-
-
-def _varlen(b: bytes, p: int) -> tuple[int, int]:
-    v = 0
-    while True:
-        c = b[p]
-        p += 1
-        v = (v << 7) | (c & 0x7F)
-        if not c & 0x80:
-            return v, p
-
-
-def read_tempo_map(path: str) -> tuple[list[tuple[int, float]], int, int]:
-    """``(tempo map [(tick, bpm)], ticks per quarter, last tick)`` of a Standard MIDI File."""
-    b = open(path, "rb").read()
-    if b[:4] != b"MThd":
-        raise ValueError(f"{path}: not a MIDI file")
-    _fmt, n_tracks, ppq = struct.unpack(">HHH", b[8:14])
-    pos = 14
-    tempo: list[tuple[int, float]] = []
-    last = 0
-    for _ in range(n_tracks):
-        if b[pos : pos + 4] != b"MTrk":
-            raise ValueError(f"{path}: bad track header")
-        end = pos + 8 + struct.unpack(">I", b[pos + 4 : pos + 8])[0]
-        p, tick, status = pos + 8, 0, 0
-        while p < end:
-            dt, p = _varlen(b, p)
-            tick += dt
-            c = b[p]
-            if c == 0xFF:
-                kind = b[p + 1]
-                n, p = _varlen(b, p + 2)
-                if kind == 0x51:
-                    tempo.append((tick, 60e6 / int.from_bytes(b[p : p + 3], "big")))
-                p += n
-            elif c in (0xF0, 0xF7):
-                n, p = _varlen(b, p + 1)
-                p += n
-            else:
-                if c & 0x80:
-                    status = c
-                    p += 1
-                p += 1 if (status & 0xF0) in (0xC0, 0xD0) else 2
-        last = max(last, tick)
-        pos = end
-    tempo.sort()
-    if not tempo or tempo[0][0] != 0:
-        tempo.insert(0, (0, 120.0))
-    return tempo, ppq, last
 
 
 #: Charts whose tempo map is offset from the recording (left out).

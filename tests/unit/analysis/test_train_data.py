@@ -9,8 +9,7 @@ import pytest
 
 from lumen.analysis.train.beat import _targets
 from lumen.analysis.train.compose import PPQ, STYLES, compose
-from lumen.analysis.train.midi import Note, Track, tick_to_seconds, write_midi
-from lumen.analysis.train.recorded import read_tempo_map
+from lumen.analysis.train.midi import Note, Track, read_tempo_map, tick_to_seconds, write_midi
 
 
 def test_tempo_map_round_trips_through_a_midi_file(tmp_path: Path) -> None:
