@@ -14,6 +14,7 @@ APT_PACKAGES=(
   liblo-tools                                         # oscsend / oscdump
   ffmpeg                                              # MP4 previews
   fluidsynth fluid-soundfont-gm                       # renders generated MIDI: training audio for `lumen train`
+  qlcplus                                             # a real console: OSC cues in, sACN out
   iproute2 curl procps                                # private network namespaces for multicast tests
 )
 
