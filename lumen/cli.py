@@ -37,12 +37,14 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--out", type=Path, default=Path("demo-out"), help="folder for summary.json and the preview (default demo-out)")
     d.add_argument("--show", type=Path, default=DEMO_SHOW, help="show file (default presets/demo.yaml)")
     d.add_argument("--gl", choices=["auto", "egl", "window"], default="egl", help="GL backend (default egl: headless)")
+    d.add_argument("--osc-port", type=int, default=None, help="OSC control port (default: the show's control.osc.port, 9000)")
 
     r = sub.add_parser("run", help="run a show file on a live audio input")
     r.add_argument("show", type=Path, help="show file (YAML)")
     r.add_argument("--input", default=None, help="audio device (index or name substring) or an audio file path")
     r.add_argument("--seconds", type=float, default=None, help="stop after this long (default: until Ctrl-C)")
     r.add_argument("--gl", choices=["auto", "egl", "window"], default="auto", help="GL backend (default auto)")
+    r.add_argument("--osc-port", type=int, default=None, help="OSC control port (default: the show's control.osc.port, 9000)")
 
     rn = sub.add_parser("render", help="render a show over an audio file, deterministically, to MP4 (audio muxed in), GIF or PNG frames")
     rn.add_argument("--offline", type=Path, required=True, metavar="AUDIO", help="the audio file that drives the show (time comes from it)")
@@ -57,6 +59,22 @@ def _parser() -> argparse.ArgumentParser:
 
     v = sub.add_parser("validate", help="check show files; errors as file:line:col: key: message, exit 2")
     v.add_argument("files", nargs="+", type=Path)
+
+    mg = sub.add_parser("migrate", help="upgrade show files to the current version (rewrites them; a .bak copy is kept)")
+    mg.add_argument("files", nargs="+", type=Path)
+    mg.add_argument("--stdout", action="store_true", help="print the upgraded show instead of rewriting the file")
+
+    om = sub.add_parser("osc-map", help="print the OSC address map (markdown), with a show's scenes and nodes")
+    om.add_argument("show", type=Path, nargs="?", default=None, help="show file (optional)")
+
+    md = sub.add_parser("midi", help="MIDI tools")
+    md_sub = md.add_subparsers(dest="midi_cmd", required=True)
+    ml = md_sub.add_parser("list", help="list MIDI input ports")
+    ml.add_argument("--api", choices=["default", "jack", "alsa"], default="default")
+    mlearn = md_sub.add_parser("learn", help="wait for a note/CC/program change and print a show-file binding for it")
+    mlearn.add_argument("--api", choices=["default", "jack", "alsa"], default="default")
+    mlearn.add_argument("--port", default=None, help="input port (part of its name; default: the first)")
+    mlearn.add_argument("--timeout", type=float, default=30.0, help="give up after this long, s (default 30)")
 
     sub.add_parser("plugins", help="list registered analyzers and outputs")
 
@@ -99,6 +117,7 @@ def main(argv: list[str] | None = None) -> int:
             "demo": cmd_demo, "run": cmd_run, "devices": cmd_devices, "validate": cmd_validate,
             "plugins": cmd_plugins, "bench": cmd_bench, "fixtures": cmd_fixtures,
             "analyze": cmd_analyze, "train": cmd_train, "render": cmd_render,
+            "migrate": cmd_migrate, "osc-map": cmd_osc_map, "midi": cmd_midi,
         }[args.cmd]
         return int(cmd(args))
     except ConfigError as e:
@@ -144,6 +163,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         cfg = cfg.model_copy(update={"audio": cfg.audio.model_copy(update={"source": "signal"})})
     opts = EngineOptions(seconds=args.seconds + 5.0, gl_backend=args.gl, preview_fps=10.0, preview_max=int(args.seconds * 10) + 10)
     engine = Engine(cfg, args.show, opts)
+    engine.osc_port = args.osc_port
     _run_engine(engine, args.seconds, "lumen demo")
     summary = demo_summary(engine, cfg)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -215,6 +235,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             dev: str | int = int(args.input) if args.input.isdigit() else args.input
             source = {"source": "device", "device": dev}
     engine = Engine(cfg, args.show, EngineOptions(source=source, seconds=args.seconds, gl_backend=args.gl))
+    engine.osc_port = args.osc_port
     _run_engine(engine, args.seconds, f"lumen run {args.show.name}")
     return EXIT_OK
 
@@ -291,6 +312,80 @@ def cmd_validate(args: argparse.Namespace) -> int:
             bad += 1
             print(str(e), file=sys.stderr)
     return EXIT_CONFIG if bad else EXIT_OK
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    """`lumen migrate FILE...`: rewrite show files in the current version (comments are not kept)."""
+    import shutil
+
+    from lumen.show.load import dump_show, load_show
+    from lumen.show.schema import CURRENT_VERSION
+
+    bad = 0
+    for path in args.files:
+        try:
+            cfg = load_show(path)
+        except ConfigError as e:
+            bad += 1
+            print(str(e), file=sys.stderr)
+            continue
+        text = dump_show(cfg)
+        if args.stdout:
+            print(text, end="")
+            continue
+        old_version = _file_version(path)
+        if old_version == CURRENT_VERSION:
+            print(f"{path}: already version {CURRENT_VERSION}")
+            continue
+        shutil.copy2(path, path.with_name(path.name + ".bak"))
+        path.write_text(text, encoding="utf-8")
+        print(f"{path}: version {old_version} -> {CURRENT_VERSION} (the old file is {path.name}.bak)")
+    return EXIT_CONFIG if bad else EXIT_OK
+
+
+def _file_version(path: Path) -> object:
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return None
+    return data.get("version") if isinstance(data, dict) else None
+
+
+def cmd_osc_map(args: argparse.Namespace) -> int:
+    """`lumen osc-map [SHOW]`: the OSC address map as a markdown table."""
+    from lumen.control.oscmap import address_map, markdown
+
+    scenes: tuple[str, ...] = ()
+    params: dict[str, list[str]] = {}
+    if args.show is not None:
+        from lumen.show.scenes import build_scene_set
+
+        cfg = _load(args.show)
+        ss = build_scene_set(cfg)
+        scenes = ss.names
+        params = {name: list(ss.nodes(name)) for name in scenes}
+    print(markdown(address_map(scenes, params)), end="")
+    return EXIT_OK
+
+
+def cmd_midi(args: argparse.Namespace) -> int:
+    """`lumen midi list` / `lumen midi learn`."""
+    from lumen.control.midi import learn, list_ports
+
+    api = {"default": None, "jack": "UNIX_JACK", "alsa": "LINUX_ALSA"}[args.api]
+    if args.midi_cmd == "list":
+        ports = list_ports(api)
+        print("\n".join(ports) if ports else "no MIDI input ports")
+        return EXIT_OK
+    print(f"lumen midi learn: move a control or press a key (waiting up to {args.timeout:g} s) ...", file=sys.stderr)
+    snippet = learn(api, args.port, args.timeout)
+    if snippet is None:
+        print("lumen midi learn: nothing received", file=sys.stderr)
+        return EXIT_RUNTIME
+    print(snippet)
+    return EXIT_OK
 
 
 def cmd_plugins(args: argparse.Namespace) -> int:

@@ -20,6 +20,7 @@ analysis, driven by the audio clock instead of the wall clock (``lumen render --
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import gc
 import logging
@@ -39,12 +40,15 @@ import numpy as np
 import numpy.typing as npt
 
 from lumen.errors import ConfigError, ConfigIssue, DeviceError, LumenError, ShaderError
-from lumen.features import N_FIELDS, Features, from_vector
+from lumen.features import IDX, N_FIELDS, TEMPO_SOURCES, Features, from_vector
 from lumen.rt.clock import now
 from lumen.rt.counters import Counters
 from lumen.rt.inbox import Inbox
 from lumen.rt.mailbox import Mailbox
 from lumen.rt.realtime import prioritize_audio_process
+from lumen.control.commands import Command
+from lumen.scene.graph import UnknownSceneError
+from lumen.show.cues import Action
 from lumen.show.load import ShowWatcher
 
 log = logging.getLogger("lumen")
@@ -58,7 +62,7 @@ LISTEN_COUNTERS: Final[tuple[str, ...]] = (
 #: Counters of the show process.
 SHOW_COUNTERS: Final[tuple[str, ...]] = (
     "frames", "late_frames", "render_errors", "shader_errors", "shader_reloads", "stale_features",
-    "nodes_bypassed", "show_reloads", "show_errors",
+    "nodes_bypassed", "show_reloads", "show_errors", "commands", "bad_commands", "auto_changes",
 )
 
 REPO_ROOT: Final[Path] = Path(__file__).resolve().parent.parent
@@ -132,7 +136,7 @@ def _make_source(spec: ListenSpec) -> Any:
 
 
 #: Layout of the tempo-hint mailbox (show process -> listen process): one float64 each.
-HINT_FIELDS: tuple[str, ...] = ("seq", "mode", "bpm", "beat_t", "weight")
+HINT_FIELDS: tuple[str, ...] = ("seq", "mode", "bpm", "beat_t", "weight", "source")
 #: Hint modes: 0 none, 1 nudge, 2 override, 3 clear an override.
 HINT_MODES: dict[str, int] = {"nudge": 1, "override": 2, "clear": 3}
 
@@ -174,6 +178,8 @@ def analysis_loop(
     s_ns = counters.slot("analysis_ns_total")
     s_max = counters.slot("analysis_ns_max")
     s_badhint = counters.slot("bad_tempo_hints")
+    i_source = IDX["tempo_source"]
+    source_code = float(TEMPO_SOURCES.index("audio"))
     lost = 0
     while not stop.is_set():
         if not ring.read(hop):
@@ -188,11 +194,17 @@ def analysis_loop(
             hint_seen = hints.publishes
             try:
                 apply_hint(analyzer, hint)
+                # The source that steers the grid now: the last hint's, until cleared.
+                if int(hint[1]) in (HINT_MODES["override"], HINT_MODES["nudge"]):
+                    source_code = float(hint[5])
+                elif int(hint[1]) == HINT_MODES["clear"]:
+                    source_code = float(TEMPO_SOURCES.index("audio"))
             except ValueError:
                 counters.bump(s_badhint)
         t0 = time.perf_counter_ns()
         t_end = ring.time_of(ring.read_count - 1) + 1.0 / ring.sr
         vec = analyzer.process(hop, t_end)
+        vec[i_source] = source_code
         mailbox.write(vec)
         dt = time.perf_counter_ns() - t0
         counters.bump(s_hops)
@@ -303,14 +315,19 @@ class ListenProcess:
             raise LumenError(msg[2])
         self.description = msg[1]
 
-    def send_hint(self, mode: str, bpm: float = 0.0, beat_t: float = 0.0, weight: float = 0.5) -> None:
-        """Publish a tempo hint to the listen process's beat tracker (see `apply_hint`)."""
+    def send_hint(self, mode: str, bpm: float = 0.0, beat_t: float = 0.0, weight: float = 0.5, source: str = "audio") -> None:
+        """Publish a tempo hint to the listen process's beat tracker (see `apply_hint`).
+
+        ``source`` (one of `lumen.features.TEMPO_SOURCES`) is what `Features.tempo_source`
+        says while an override holds.
+        """
         if self.hints is None:
             return
         h = self._hint
         h[0] += 1.0
         h[1] = HINT_MODES[mode]
         h[2], h[3], h[4] = bpm, beat_t, weight
+        h[5] = TEMPO_SOURCES.index(source)
         self.hints.write(h)
 
     def poll(self) -> bool:
@@ -473,6 +490,7 @@ class ShowStats:
     render_ms_total: float = 0.0
     scene: str = ""
     problems: dict[str, str] = field(default_factory=dict)
+    last_command_error: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -491,7 +509,7 @@ class SceneCommand:
     scene: str
     transition: Any = None
     quantize: str | None = None
-    name: str = "scene"
+    name: str = "go"
 
 
 @dataclass(frozen=True, slots=True)
@@ -500,7 +518,17 @@ class ScenesCommand:
 
     specs: tuple[Any, ...]
     start: str
+    director: Any = None
     name: str = "scenes"
+
+
+def feature_stream(f: Features) -> dict[str, Any]:
+    """The features sent to VJ software (`/lumen/features/<name>`)."""
+    return {
+        "bpm": f.bpm, "beat_phase": f.beat_phase, "bar_phase": f.bar_phase, "energy": f.energy,
+        "bands": f.bands, "onset": f.onset, "valence": f.valence, "arousal": f.arousal,
+        "confidence": f.confidence, "section": f.section, "novelty": f.novelty, "tempo_source": f.tempo_source,
+    }
 
 
 def preload_shaders(compositor: Any, scenes: Any) -> None:
@@ -547,8 +575,18 @@ class FrameThread(threading.Thread):
         preview_every: int = 0,
         preview_max: int = 0,
         on_ready: Callable[[BaseException | None], None] | None = None,
+        director: Any = None,
+        cues_out: Any = None,
+        feedback: Any = None,
+        strobe_hz: float = 10.0,
     ) -> None:
         super().__init__(name="lumen-frame", daemon=True)
+        self.director = director
+        self.cues_out = cues_out
+        self.feedback = feedback  # deque of (address, args) for OSC controllers; bounded
+        self.strobe_hz = strobe_hz
+        self.strobe = False
+        self._bars = 0
         self.mailbox = mailbox
         self.scenes = scenes
         self.resolve = resolve
@@ -635,6 +673,7 @@ class FrameThread(threading.Thread):
                 last_seq = float(vec[1])
             f = from_vector(vec)
             state = self.scenes.evaluate(f, t_now=t_now, t_target=t_now + self.latency_s, time_s=t_now - self.t_start, frame=frame)
+            self._music_events(f, state, t_now)
             if t_now - last_check > 0.25:  # hot reload: a stat() per shader four times a second
                 last_check = t_now
                 for ev in comp.poll_reload():
@@ -665,6 +704,8 @@ class FrameThread(threading.Thread):
                 audio_ok = t_now - f.t < self.audio_lost_after_s
             else:  # no audio yet: give the listen process a moment before calling it lost
                 audio_ok = t_now - self.t_start < self.audio_lost_after_s + 2.0
+            if self.strobe:  # the DJ's strobe button: full white on the strobe's half-cycles
+                pix[...] = 1.0 if int((t_now - self.t_start) * self.strobe_hz * 2.0) % 2 == 0 else 0.0
             self.safety.process(pix, t_now, audio_ok)
             for pmap, rows in views:
                 pmap.apply(pix, rows, brightness=self.brightness, gamma=self.gamma)
@@ -684,23 +725,113 @@ class FrameThread(threading.Thread):
         comp.release()
         ctx.release()
 
-    def _apply(self, cmd: Any) -> None:
+    def _music_events(self, f: Features, state: Any, t_now: float) -> None:
+        """Automation, cue follow and console events for this frame."""
+        clock = self.scenes.clock
+        self._bars = clock.bars
+        if self.director is not None:
+            section_before = self.director.section
+            action = self.director.step(f, bar=clock.bar, bars=clock.bars, t=t_now, env=state.uniforms)
+            if f.section != section_before and self.cues_out is not None:
+                kind = f.section if f.section in ("drop", "break", "build") else "section"
+                self.cues_out.post("section", t_now, section=f.section)
+                if kind != "section":
+                    self.cues_out.post(kind, t_now, section=f.section)
+            if action is not None:
+                self.counters.bump(self.counters.slot("auto_changes"))
+                self._act(action, t_now)
+        if self.cues_out is not None:
+            if clock.beat:
+                beat_in_bar = int(clock.beats) % 4 + 1
+                self.cues_out.post("beat", t_now, beat=beat_in_bar, bar=clock.bars, bpm=f.bpm, beat_t=f.next_beat_t)
+                if clock.bar:
+                    self.cues_out.post("downbeat", t_now, beat=1, bar=clock.bars, bpm=f.bpm, beat_t=f.next_beat_t)
+            self.cues_out.publish_features(feature_stream(f), t_now)
+
+    def _act(self, action: Any, t_now: float) -> None:
+        """Apply a director's scene change and tell consoles and controllers."""
+        try:
+            self.scenes.go(action.scene, transition=action.transition, quantize=action.quantize)
+        except LumenError as e:  # validated against the scenes; a reload may have removed one
+            self.counters.bump(self.counters.slot("bad_commands"))
+            self.stats.last_shader_error = str(e)
+            return
+        cue = action.cue
+        if self.cues_out is not None:
+            fields: dict[str, Any] = {"scene": action.scene, "reason": action.reason}
+            if cue is not None:
+                fields["cue"] = f"{cue.number:g}"
+                self.cues_out.post("cue", t_now, **fields)
+            self.cues_out.post("scene", t_now, **fields)
+        self._feedback("/lumen/scene", action.scene)
+        if cue is not None:
+            self._feedback("/lumen/cue", float(cue.number), cue.label_or_number)
+
+    def _feedback(self, address: str, *args: Any) -> None:
+        if self.feedback is not None:
+            self.feedback.append((address, args))
+
+    def _apply(self, cmd: Any) -> None:  # noqa: C901 - one dispatch table, kept flat
         name = getattr(cmd, "name", "")
+        c = self.counters
+        c.bump(c.slot("commands"))
+        echoed = getattr(cmd, "source", "") == "osc"  # the OSC server echoes these itself
         if name == "blackout":
             self.safety.blackout = bool(cmd.value)
+            if not echoed:
+                self._feedback("/lumen/blackout", 1 if self.safety.blackout else 0)
+            if self.cues_out is not None:
+                self.cues_out.post("blackout", now(), value=float(self.safety.blackout))
         elif name == "master":
             self.safety.grand_master = min(1.0, max(0.0, float(cmd.value)))
-        elif name == "scene":
+            if not echoed:
+                self._feedback("/lumen/master", float(self.safety.grand_master))
+        elif name == "strobe":
+            self.strobe = cmd.value > 0.5
+            if not echoed:
+                self._feedback("/lumen/strobe", 1 if self.strobe else 0)
+        elif name == "param":
+            try:
+                self.scenes.set_param(cmd.arg, float(cmd.value))
+            except (LumenError, ValueError) as e:
+                c.bump(c.slot("bad_commands"))
+                self.stats.last_command_error = str(e)
+        elif name in ("scene", "cue_go", "cue_back", "cue_goto", "auto", "release"):
+            if name == "scene" and cmd.arg not in self.scenes.names:
+                c.bump(c.slot("bad_commands"))
+                self.stats.last_command_error = str(UnknownSceneError(cmd.arg, self.scenes.names))
+                return
+            if self.director is None:
+                if name == "scene":
+                    self._act(Action(cmd.arg, reason="manual"), now())
+                return
+            try:
+                action = self.director.command(cmd, self._bars)
+            except LumenError as e:  # GOTO a cue that is not in the list
+                c.bump(c.slot("bad_commands"))
+                self.stats.last_command_error = str(e)
+                return
+            if name in ("auto", "release"):
+                self._feedback("/lumen/auto", 0 if (self.director.override or not self.director.enabled) else 1)
+            if action is not None:
+                self._act(action, now())
+        elif name == "go":  # Engine.go: a manual scene change with an optional transition
+            if self.director is not None:
+                self.director.command(Command("scene", arg=cmd.scene, t=now(), source="api"))
             try:
                 self.scenes.go(cmd.scene, transition=cmd.transition, quantize=cmd.quantize)
             except LumenError as e:  # checked by the poster already; a reload may have removed it
                 self.stats.last_shader_error = str(e)
+                return
+            self._feedback("/lumen/scene", cmd.scene)
         elif name == "scenes":
             try:
                 self.scenes.replace(cmd.specs, cmd.start)
             except (LumenError, ValueError) as e:
                 self.stats.last_shader_error = f"scene reload rejected: {e}"
                 return
+            if cmd.director is not None:  # the reloaded cue list and rules
+                self.director = cmd.director
             if self._comp is not None:  # compile new shaders now, so their errors show at once
                 preload_shaders(self._comp, self.scenes)
                 self.stats.problems = dict(self._comp.problems)
@@ -773,9 +904,16 @@ class Engine:
         self._health = HealthMonitor()
         self.final_snapshot: dict[str, Any] | None = None
         self._show_watch = ShowWatcher(show_path) if show_path is not None else None
-        from lumen.analysis.beat.neural import TapTempo
+        from lumen.control.hub import ControlHub, TempoArbiter
+        from lumen.show.cues import build_director
 
-        self._tap = TapTempo()
+        tc = cfg.control.tempo
+        self.arbiter = TempoArbiter(self._send_hint, tc.precedence, manual_hold_s=tc.manual_hold_s, timeout_s=tc.timeout_s)
+        self.hub = ControlHub(self.inbox, self.arbiter)
+        self.director = build_director(cfg)
+        self.feedback: collections.deque[tuple[str, tuple[Any, ...]]] = collections.deque(maxlen=256)
+        self.control: Any = None  # lumen.show.surfaces.ControlSurfaces, made by start()
+        self.osc_port: int | None = None  # overrides control.osc.port (lumen run/demo --osc-port)
         self._reported: dict[str, str] = {}
 
     def resolve(self, name: str) -> Path:
@@ -797,17 +935,22 @@ class Engine:
             raise UnknownSceneError(scene, names)
         self.inbox.post(SceneCommand(scene, transition, quantize))
 
+    def _send_hint(self, mode: str, bpm: float, beat_t: float, weight: float, source: str) -> None:
+        if self.listen is not None:
+            self.listen.send_hint(mode, bpm, beat_t, weight, source)
+
+    def post(self, cmd: Command) -> None:
+        """Deliver a control command as any control surface would (thread-safe)."""
+        self.hub.post(cmd)
+
     def tap(self, t: float | None = None) -> float:
         """A tap of the tap-tempo button at ``t`` (perf_counter; default now); returns the bpm.
 
         From the second tap on, the tapped tempo and phase nudge the beat tracker hard (the
-        audio keeps refining it); a pause of more than 2 s starts a new tap sequence.
+        audio keeps refining it); a pause of more than 2 s starts a new tap sequence. Taps go
+        through the tempo arbiter like every other tempo source.
         """
-        self._tap.tap(now() if t is None else t)
-        bpm = self._tap.bpm
-        if bpm > 0.0 and self.listen is not None:
-            self.listen.send_hint("nudge", bpm, self._tap.last_tap_t, 0.9)
-        return bpm
+        return self.arbiter.tap(now() if t is None else t)
 
     def set_tempo(self, bpm: float, beat_t: float = 0.0, *, mode: str = "override", weight: float = 0.5) -> None:
         """An external tempo (Link, MIDI clock, OSC): ``mode`` "override", "nudge" or "clear".
@@ -822,7 +965,7 @@ class Engine:
         if mode != "clear" and not 20.0 <= bpm <= 400.0:
             raise ValueError(f"bpm must be in 20..400, got {bpm!r}")
         if self.listen is not None:
-            self.listen.send_hint(mode, bpm, beat_t, weight)
+            self.listen.send_hint(mode, bpm, beat_t, weight, "audio" if mode == "clear" else "osc")
 
     def _listen_kw(self) -> dict[str, Any]:
         a = self.cfg.audio
@@ -899,7 +1042,17 @@ class Engine:
             inbox=self.inbox, gl_backend=self.options.gl_backend, latency_s=latency_s,
             min_interval_s=1.0 / rate,
             preview_every=every, preview_max=self.options.preview_max, on_ready=on_ready,
+            director=self.director, feedback=self.feedback,
         )
+        from lumen.show.surfaces import ControlSurfaces
+
+        try:
+            self.control = ControlSurfaces(self.cfg, self.hub, self.feedback, osc_port=self.osc_port, features=self._features)
+        except LumenError:
+            self.listen.stop()
+            raise
+        self.frame.cues_out = self.control.cues_out
+        self.control.start()
         self.output.start()
         self.frame.start()
         ready.wait(timeout=60.0)
@@ -982,7 +1135,11 @@ class Engine:
         for name, why in missing_shaders(result, self.show_dir):
             log.warning("%s (the nodes using it are bypassed until the file appears)", why)
         self.cfg = result
-        self.inbox.post(ScenesCommand(tuple(specs), start))
+        from lumen.show.cues import build_director
+
+        self.inbox.post(ScenesCommand(tuple(specs), start, build_director(result)))
+        if self.control is not None:
+            self.control.show_changed(result)
         c.bump(c.slot("show_reloads"))
         log.warning("show file reloaded: %d scene(s), swapped at the next frame", len(specs))
         return True
@@ -1035,12 +1192,21 @@ class Engine:
             "scene": self.frame.stats.scene if self.frame else "",
             "problems": dict(self.frame.stats.problems) if self.frame else {},
             "source": self.listen.description if self.listen else "",
+            "control": self.control.snapshot() if self.control is not None else {},
+            "tempo_source": f.tempo_source,
+            "automation": "off" if not self.director.enabled else ("manual" if self.director.override else "on"),
         }
+
+    def _features(self) -> Features:
+        """The latest features the frame thread used (for Link lead mode)."""
+        return self.frame.stats.features if self.frame is not None else Features()
 
     def stop(self) -> None:
         """Stop everything: frame thread, outputs (with Stream_Terminated), listen process."""
         if self.final_snapshot is None and self.t_start:
             self.final_snapshot = self.snapshot()
+        if self.control is not None:
+            self.control.stop()
         if self.frame is not None and self.frame.is_alive():
             self.frame.stop_event.set()
             self.frame.join(timeout=10.0)

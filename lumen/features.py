@@ -19,6 +19,9 @@ import numpy.typing as npt
 #: Section labels, in the order of their codes in the feature vector.
 SECTIONS: Final[tuple[str, ...]] = ("none", "intro", "verse", "build", "drop", "break", "outro")
 
+#: Tempo sources, in the order of their codes in the feature vector (and the default
+#: precedence of the tempo arbiter, strongest first; `lumen.control.hub.TempoArbiter`).
+TEMPO_SOURCES: Final[tuple[str, ...]] = ("link", "midi_clock", "os2l", "osc", "tap", "audio")
 #: Band names, in the order of `Features.bands`.
 BANDS: Final[tuple[str, ...]] = ("bass", "low_mid", "high_mid", "treble")
 
@@ -75,6 +78,9 @@ class Features:
         One of `SECTIONS`.
     novelty : float, 0..1
         Structural novelty.
+    tempo_source : str
+        Where `bpm` and the phases come from: one of `TEMPO_SOURCES` ("audio" is lumen's own
+        tracker; "tap" and "osc" are manual tempo; "link", "midi_clock", "os2l" external).
     spectrum : tuple of `SPECTRUM_BINS` float, 0..1
         Log-frequency spectrum of the hop (mel-spaced bins from 30 Hz to 16 kHz, low to high),
         after auto-gain: what a spectrum analyzer display shows.
@@ -100,6 +106,7 @@ class Features:
     arousal: float = 0.5
     section: str = "none"
     novelty: float = 0.0
+    tempo_source: str = "audio"
     spectrum: tuple[float, ...] = _ZERO_SPECTRUM
     wave: tuple[float, ...] = _ZERO_WAVE
 
@@ -142,6 +149,7 @@ class Features:
             "arousal": self.arousal,
             "section": float(SECTIONS.index(self.section)),
             "novelty": self.novelty,
+            "tempo_source": float(TEMPO_SOURCES.index(self.tempo_source)),
         }
         for name, v in zip(BANDS, self.bands):
             out[name] = v
@@ -150,6 +158,7 @@ class Features:
 
 # Layout of the feature vector: one float64 slot per scalar, bands expanded.
 _SCALAR_FIELDS = [f.name for f in fields(Features) if f.name not in ("bands", "spectrum", "wave")]
+_AUDIO_SOURCE: Final[int] = TEMPO_SOURCES.index("audio")
 #: Vector slot names of the spectrum bins and waveform samples (``spectrum_00`` ...).
 SPECTRUM_FIELDS: Final[tuple[str, ...]] = tuple(f"spectrum_{i:02d}" for i in range(SPECTRUM_BINS))
 WAVE_FIELDS: Final[tuple[str, ...]] = tuple(f"wave_{i:02d}" for i in range(WAVE_SAMPLES))
@@ -190,6 +199,8 @@ def to_vector(f: Features, out: npt.NDArray[np.float64] | None = None) -> npt.ND
     for name in _SCALAR_FIELDS:
         if name == "section":
             out[IDX[name]] = SECTIONS.index(f.section)
+        elif name == "tempo_source":
+            out[IDX[name]] = TEMPO_SOURCES.index(f.tempo_source)
         else:
             out[IDX[name]] = float(getattr(f, name))
     for k, name in enumerate(BANDS):
@@ -212,6 +223,9 @@ def from_vector(v: npt.NDArray[np.float64]) -> Features:
         elif name == "section":
             code = int(x)
             kw[name] = SECTIONS[code] if 0 <= code < len(SECTIONS) else "none"
+        elif name == "tempo_source":
+            code = int(x)
+            kw[name] = TEMPO_SOURCES[code] if 0 <= code < len(TEMPO_SOURCES) else "audio"
         else:
             kw[name] = x
     bands = tuple(vals[IDX[b]] for b in BANDS)

@@ -15,6 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final, Protocol
 
+from lumen.features import TEMPO_SOURCES as _TEMPO_SOURCES
+
 #: Command names the show understands, with the meaning of ``value`` and ``arg``.
 COMMANDS: Final[dict[str, str]] = {
     "blackout": "value 1 = blackout on, 0 = off",
@@ -34,7 +36,7 @@ COMMANDS: Final[dict[str, str]] = {
 #: Command names the show understands.
 COMMAND_NAMES: Final[frozenset[str]] = frozenset(COMMANDS)
 #: Tempo sources, in the default precedence (first wins while it is live).
-TEMPO_SOURCES: Final[tuple[str, ...]] = ("link", "midi_clock", "os2l", "osc", "tap", "audio")
+TEMPO_SOURCES: Final[tuple[str, ...]] = _TEMPO_SOURCES
 
 
 @dataclass(frozen=True, slots=True)

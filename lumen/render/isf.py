@@ -347,8 +347,10 @@ class ShaderNode:
         (``time_s``), ``TIMEDELTA`` (``time_s`` minus the previous call's, 0 at first),
         ``FRAMEINDEX`` (``frame``) and ``DATE`` (local date and seconds since midnight); a value
         for one of these in ``uniforms`` wins. Other uniforms the program uses are set from
-        ``uniforms``; names it does not use are ignored, and uniforms not given keep their last
-        value (initially the ISF ``DEFAULT``). Blending and depth testing are disabled.
+        ``uniforms``; names it does not use are ignored, and uniforms not given take the ISF
+        ``DEFAULT`` (0 for undeclared ones) every call: nodes that share one compiled program
+        (two scenes drawing one shader) never see each other's values. Blending and depth
+        testing are disabled.
 
         Parameters
         ----------
@@ -436,8 +438,8 @@ class ShaderNode:
                     value = frame
                 elif name == "DATE":
                     value = _date()
-                else:
-                    continue
+                else:  # nodes share a compiled program: never let another node's value leak in
+                    value = fallbacks[name]
             if not _finite(value):
                 self._fault(self._nan_msgs[name])
                 value = fallbacks[name]

@@ -209,9 +209,10 @@ class NodeSpec:
 
     shader: str
     params: Mapping[str, Expr] = field(default_factory=dict)
+    name: str = ""
 
     @classmethod
-    def compile(cls, shader: str, params: Mapping[str, str | float], names: Iterable[str] = FEATURE_NAMES) -> NodeSpec:
+    def compile(cls, shader: str, params: Mapping[str, str | float], names: Iterable[str] = FEATURE_NAMES, *, name: str = "") -> NodeSpec:
         """Compile ``params`` (numbers or expressions over ``names``).
 
         Raises
@@ -220,7 +221,7 @@ class NodeSpec:
             A binding is invalid.
         """
         allowed = frozenset(names)
-        return cls(shader, {k: compile_expr(v, allowed) for k, v in params.items()})
+        return cls(shader, {k: compile_expr(v, allowed) for k, v in params.items()}, name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -285,6 +286,28 @@ class _Keys:
     effects: tuple[str, ...]
 
 
+NodeNames = tuple[tuple[tuple[str, tuple[str, ...]], ...], tuple[str, ...]]
+
+
+def node_names(spec: SceneSpec) -> NodeNames:
+    """Live-control names of a scene's nodes: ``((layer, (layer.fx, ...)), ...), (post.fx, ...)``.
+
+    A layer is called by its ``name`` or ``layer<n>``; an effect ``<layer>.<name or fx<n>>``;
+    a post effect ``post.<name or fx<n>>`` (n counts from 1).
+
+    Examples
+    --------
+    >>> spec = SceneSpec("a", (LayerSpec(NodeSpec("x.fs"), (NodeSpec("fb.fs"),)), LayerSpec(NodeSpec("y.fs", name="top"))))
+    >>> node_names(spec)
+    ((('layer1', ('layer1.fx1',)), ('top', ())), ())
+    """
+    layers = []
+    for i, layer in enumerate(spec.layers):
+        ln = layer.source.name or f"layer{i + 1}"
+        layers.append((ln, tuple(f"{ln}.{e.name or f'fx{j + 1}'}" for j, e in enumerate(layer.effects))))
+    return tuple(layers), tuple(f"post.{e.name or f'fx{j + 1}'}" for j, e in enumerate(spec.effects))
+
+
 def _keys(spec: SceneSpec) -> _Keys:
     layers = tuple(
         (f"{spec.name}:{i}:{layer.source.shader}", tuple(f"{spec.name}:{i}:fx{j}:{e.shader}" for j, e in enumerate(layer.effects)))
@@ -335,6 +358,8 @@ class SceneSet:
         self._envs: dict[str, dict[str, float]] = {}
         self._layer_t: dict[str, list[float]] = {}  # each layer's integrated clock (its TIME)
         self._last_time: dict[str, float] = {}
+        self._names: dict[str, NodeNames] = {}
+        self._overrides: dict[str, dict[str, dict[str, float]]] = {}  # scene -> node -> param -> value
         self.current = ""
         self.replace(scenes, start)
 
@@ -379,6 +404,37 @@ class SceneSet:
             spec = TransitionSpec(spec.kind, spec.duration_beats, quantize, spec.direction)
         self._trans.request(name, spec)
 
+    def nodes(self, scene: str) -> tuple[str, ...]:
+        """Live-control node names of ``scene`` (see `node_names`)."""
+        layers, post = self._names[self.spec(scene).name]
+        return tuple(n for ln, fx in layers for n in (ln, *fx)) + post
+
+    def set_param(self, path: str, value: float) -> None:
+        """Override a parameter live: ``path`` is ``"scene/node/param"``; NaN releases it.
+
+        The value replaces the parameter's binding (a shader input, or a layer's ``opacity`` /
+        ``speed``) until released or the show is reloaded.
+
+        Raises
+        ------
+        UnknownSceneError
+            No such scene.
+        ValueError
+            A malformed path or an unknown node (the message lists the scene's nodes).
+        """
+        parts = path.split("/")
+        if len(parts) != 3 or not all(parts):
+            raise ValueError(f"parameter path must be 'scene/node/param', got {path!r}")
+        scene, node, param = parts
+        known = self.nodes(scene)
+        if node not in known:
+            raise ValueError(f"scene {scene!r} has no node {node!r}; nodes: {', '.join(known)}")
+        params = self._overrides.setdefault(scene, {}).setdefault(node, {})
+        if math.isnan(value):
+            params.pop(param, None)
+        else:
+            params[param] = float(value)
+
     def replace(self, scenes: Iterable[SceneSpec], start: str | None = None) -> None:
         """Swap in new scene specs (a show-file reload) at a frame boundary.
 
@@ -402,6 +458,8 @@ class SceneSet:
             raise UnknownSceneError(start, specs)
         self._specs = specs
         self._keys = {n: _keys(s) for n, s in specs.items()}
+        self._names = {n: node_names(s) for n, s in specs.items()}
+        self._overrides = {}  # a reload restores the show's own bindings
         self._mods = {n: tuple((m, Modulator(ms)) for m, ms in s.modulators) for n, s in specs.items()}
         self._envs = {n: {} for n in specs}
         # Layer clocks survive a reload (a live edit must not restart the motion).
@@ -455,19 +513,32 @@ class SceneSet:
         dt = time_s - self._last_time.get(name, time_s)
         self._last_time[name] = time_s
         dt = dt if 0.0 <= dt < 1.0 else 0.0  # a paused scene resumes where it was
+        ov = self._overrides.get(name)
+        layer_names, post_names = self._names[name]
         for li, (layer, (src_key, fx_keys)) in enumerate(zip(spec.layers, keys.layers)):
-            opacity = min(1.0, max(0.0, layer.opacity(env)))
-            speed = layer.speed(env)
+            lov = ov.get(layer_names[li][0]) if ov else None
+            opacity = lov["opacity"] if lov and "opacity" in lov else layer.opacity(env)
+            opacity = min(1.0, max(0.0, opacity))
+            speed = lov["speed"] if lov and "speed" in lov else layer.speed(env)
             speed = min(16.0, max(-16.0, speed)) if math.isfinite(speed) else 1.0
             clocks[li] += dt * speed
             t_layer = clocks[li]
             src_u = {k: e(env) for k, e in layer.source.params.items()}
             src_u.setdefault("TIME", t_layer)
+            if lov:
+                src_u.update(lov)
             source = NodePlan(src_key, layer.source.shader, src_u)
-            effects = tuple(
-                NodePlan(key, fx.shader, {"TIME": t_layer, **{k: e(env) for k, e in fx.params.items()}})
-                for fx, key in zip(layer.effects, fx_keys)
-            )
-            layers.append(LayerPlan(source, effects, opacity, layer.blend))
-        post = tuple(NodePlan(key, fx.shader, {k: e(env) for k, e in fx.params.items()}) for fx, key in zip(spec.effects, keys.effects))
-        return ScenePlan(name, tuple(layers), post), env
+            effects = []
+            for fx, key, fx_name in zip(layer.effects, fx_keys, layer_names[li][1]):
+                u = {"TIME": t_layer, **{k: e(env) for k, e in fx.params.items()}}
+                if ov and fx_name in ov:
+                    u.update(ov[fx_name])
+                effects.append(NodePlan(key, fx.shader, u))
+            layers.append(LayerPlan(source, tuple(effects), opacity, layer.blend))
+        post = []
+        for fx, key, fx_name in zip(spec.effects, keys.effects, post_names):
+            u = {k: e(env) for k, e in fx.params.items()}
+            if ov and fx_name in ov:
+                u.update(ov[fx_name])
+            post.append(NodePlan(key, fx.shader, u))
+        return ScenePlan(name, tuple(layers), tuple(post)), env

@@ -35,7 +35,8 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from lumen.errors import ConfigError, ConfigIssue, did_you_mean
 from lumen.rt.files import stat_key
-from lumen.show.schema import SUPPORTED_VERSIONS, ShowConfig
+from lumen.show.migrate import Move, migrate, original_path
+from lumen.show.schema import CURRENT_VERSION, RIG_KEYS, SUPPORTED_VERSIONS, ShowConfig
 
 __all__ = ["ShowWatcher", "dump_show", "load_show", "load_show_text", "resolve_path"]
 
@@ -128,6 +129,10 @@ def load_show_text(text: str, path: str = "<string>", *, show_dir: Path | None =
         # Another version has another schema: checking the rest against this one is noise.
         doc.issues = [i for i in doc.issues if i.key_path == "version"]
         data = {"version": version}
+    elif type(version) is int and version < CURRENT_VERSION:
+        data, doc.moves = migrate(data)
+    if isinstance(data.get("rig"), str):
+        data = _merge_rig(doc, data, show_dir)
     try:
         cfg = ShowConfig.model_validate(data)
     except ValidationError as exc:
@@ -138,10 +143,71 @@ def load_show_text(text: str, path: str = "<string>", *, show_dir: Path | None =
         from lumen.show.rig import build_rig
 
         for loc, message in build_rig(cfg, show_dir)[2]:
-            doc.issue(doc.values.get(loc) or doc.values.get(loc[:-1]), loc, message)
+            doc.issue_at(loc, message)
     if doc.issues:
         raise ConfigError(sorted(doc.issues, key=lambda i: (i.line, i.col)))
     return cfg
+
+
+def rig_file(cfg: ShowConfig, show_dir: Path | None) -> Path | None:
+    """The rig file a show names (resolved against its folder), or None."""
+    if cfg.rig is None:
+        return None
+    p = Path(cfg.rig).expanduser()
+    return p if p.is_absolute() else (show_dir or Path.cwd()) / p
+
+
+def _merge_rig(doc: _Document, data: dict[str, Any], show_dir: Path | None) -> dict[str, Any]:
+    """Read the rig file a show names and merge its sections into the show's data.
+
+    Problems in the rig file are reported with the rig file's name, line and column.
+    """
+    rel = str(data["rig"])
+    p = Path(rel).expanduser()
+    p = p if p.is_absolute() else (show_dir or Path.cwd()) / p
+    try:
+        text = p.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        doc.issue(doc.values.get(("rig",)), ("rig",), f"cannot read rig file {p}: {reason}")
+        return data
+    rig = _Document(text, str(p))
+    try:
+        root = rig.compose()
+    except ConfigError as e:
+        doc.issues.extend(e.issues)
+        return data
+    rdata = rig.build(root, ())
+    doc.issues.extend(rig.issues)
+    rig.issues = []
+    if not isinstance(rdata, dict):
+        doc.issues.append(ConfigIssue(str(p), 1, 1, "", "a rig file must be a mapping with 'version: 2' and rig sections"))
+        return data
+    version = rdata.get("version")
+    if version is None:
+        doc.issues.append(ConfigIssue(str(p), 1, 1, "version", "missing required field 'version'"))
+    elif type(version) is not int or version not in SUPPORTED_VERSIONS:
+        rig.issue(rig.values.get(("version",)), ("version",), f"unsupported rig file version {version!r} (this lumen reads 2)")
+        doc.issues.extend(rig.issues)
+        rig.issues = []
+    out = dict(data)
+    allowed = (*RIG_KEYS, "version", "name")
+    for key, value in rdata.items():
+        if key in ("version", "name"):
+            continue
+        if key not in RIG_KEYS:
+            hint = did_you_mean(key, allowed)
+            where = " (it belongs in the show file)" if key in ShowConfig.model_fields else ""
+            rig.issue(rig.keys.get((key,)), (key,), f"unknown rig field {key!r}{hint}{where}; a rig holds: {', '.join(RIG_KEYS)}")
+            continue
+        if key in data:
+            doc.issue(doc.keys.get((key,)), (key,), f"{key!r} is set by the rig file {rel}; remove it here (the rig owns it)")
+            continue
+        out[key] = value
+        doc.sub[key] = rig
+    doc.issues.extend(rig.issues)
+    rig.issues = []
+    return out
 
 
 def dump_show(cfg: ShowConfig) -> str:
@@ -164,8 +230,11 @@ def dump_show(cfg: ShowConfig) -> str:
     True
     """
     data = cfg.model_dump(mode="json")
-    if cfg.scenes:
-        del data["scene"]  # a show gives 'scene' or 'scenes', not both
+    if cfg.scenes or cfg.version >= 2:
+        del data["scene"]  # a show gives 'scene' or 'scenes', not both; version 2 has no 'scene'
+    if cfg.rig is not None:
+        for key in RIG_KEYS:  # they live in the rig file
+            data.pop(key, None)
     body = yaml.dump(
         data,
         Dumper=_ShowDumper,
@@ -278,10 +347,24 @@ class _Document:
     unreadable: set[_KeyPath] = field(default_factory=set)  # values already reported
     n_nodes: int = 0
     constructor: SafeConstructor = field(default_factory=SafeConstructor)
+    moves: list[Move] = field(default_factory=list)  # key paths a migration moved
+    sub: dict[str, _Document] = field(default_factory=dict)  # top-level key -> the rig file it came from
 
     def issue(self, node: Node | None, loc: _KeyPath, message: str) -> None:
         line, col = _pos(node)
         self.issues.append(ConfigIssue(self.path, line, col, _dotted(loc), message))
+
+    def source(self, path: _KeyPath) -> _Document:
+        """The document a (migrated-back) key path was written in: this one or its rig file."""
+        return self.sub.get(str(path[0]), self) if path else self
+
+    def issue_at(self, loc: _KeyPath, message: str) -> None:
+        """Report ``message`` at key path ``loc`` of the validated data, in the file it came from."""
+        loc = original_path(loc, self.moves)
+        src = self.source(loc)
+        node = src.values.get(loc) or src.values.get(loc[:-1])
+        line, col = _pos(node)
+        self.issues.append(ConfigIssue(src.path, line, col, _dotted(loc), message))
 
     def compose(self) -> Node | None:
         """Parse the text into a node tree; a syntax error becomes a `ConfigError`."""
@@ -411,13 +494,15 @@ class _Document:
             path, is_key = (*path, *at_key), True
         if kind in ("union_tag_invalid", "union_tag_not_found"):
             path = (*path, "type")  # the problem is the item's ``type`` key
+        path = original_path(path, self.moves)
+        src = self.source(path)
         if is_key or kind == "extra_forbidden":
-            line, col = _pos(self.keys[path]) if path in self.keys else self._anchor(path)
-        elif path in self.values:
-            line, col = self._value_pos(path, err)
+            line, col = _pos(src.keys[path]) if path in src.keys else src._anchor(path)
+        elif path in src.values:
+            line, col = src._value_pos(path, err)
         else:  # missing, or a default that failed a cross-field check: point at the parent
-            line, col = self._anchor(path[:-1])
-        self.issues.append(ConfigIssue(self.path, line, col, _dotted(path), message))
+            line, col = src._anchor(path[:-1])
+        self.issues.append(ConfigIssue(src.path, line, col, _dotted(path), message))
 
     def _anchor(self, path: _KeyPath) -> tuple[int, int]:
         """Position of the closest existing node at or above ``path``: its key, else its value."""

@@ -39,19 +39,19 @@ def _modulator(m: LfoConfig | EnvelopeConfig | SmoothConfig, names: frozenset[st
     return SmoothSpec(compile_expr(m.input, names), m.rise_s, m.fall_s)
 
 
-def _node(shader: str, params: Mapping[str, str | float], names: frozenset[str]) -> NodeSpec:
-    return NodeSpec.compile(shader, params, names)
+def _node(shader: str, params: Mapping[str, str | float], names: frozenset[str], name: str | None = None) -> NodeSpec:
+    return NodeSpec.compile(shader, params, names, name=name or "")
 
 
 def _effects(effects: tuple[EffectConfig, ...], names: frozenset[str]) -> tuple[NodeSpec, ...]:
-    return tuple(_node(e.shader, e.params, names) for e in effects)
+    return tuple(_node(e.shader, e.params, names, e.name) for e in effects)
 
 
 def _scene(name: str, sc: SceneGraphConfig) -> SceneSpec:
     names = binding_names(sc.modulators)
     layers = tuple(
         LayerSpec(
-            source=_node(layer.shader, layer.params, names),
+            source=_node(layer.shader, layer.params, names, layer.name),
             effects=_effects(layer.effects, names),
             opacity=compile_expr(layer.opacity, names),
             blend=layer.blend,

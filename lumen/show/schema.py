@@ -1,4 +1,4 @@
-"""Show file schema, version 1: strict, frozen pydantic models.
+"""Show file schema, version 2: strict, frozen pydantic models.
 
 Layer: show. Threads: any thread except the audio thread (validation allocates); in practice
 the main thread at start-up and the control thread on a live reload. The models are frozen,
@@ -7,7 +7,7 @@ so a validated `ShowConfig` can be handed to other threads as it is.
 Every model forbids unknown keys (``extra="forbid"``), uses strict types (a quoted ``"5568"``
 is not a port number; ``1`` is accepted where a float is expected) and rejects NaN and
 infinities. Every field has a default except `ShowConfig.version`, so the smallest show file
-is ``version: 1``. Files are read by `lumen.show.load`, which reports errors with
+is ``version: 2``. Version 1 files are migrated on reading (`lumen.show.migrate`). Files are read by `lumen.show.load`, which reports errors with
 ``file:line:col``.
 """
 
@@ -31,11 +31,24 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from lumen.control.commands import COMMANDS, TEMPO_SOURCES
 from lumen.errors import did_you_mean
 from lumen.scene.expr import FEATURE_NAMES, ExprError, compile_expr
 
 __all__ = [
+    "COMMAND_NAMES",
+    "CURRENT_VERSION",
+    "RIG_KEYS",
     "SUPPORTED_VERSIONS",
+    "ActionConfig",
+    "AutomationConfig",
+    "ConsoleConfig",
+    "ControlConfig",
+    "CueConfig",
+    "MidiBindingConfig",
+    "MidiConfig",
+    "OscConfig",
+    "RuleConfig",
     "AnalysisConfig",
     "ArtnetOutputConfig",
     "DdpOutputConfig",
@@ -65,7 +78,18 @@ __all__ = [
 ]
 
 #: Show file versions this lumen reads.
-SUPPORTED_VERSIONS: Final[tuple[int, ...]] = (1,)
+SUPPORTED_VERSIONS: Final[tuple[int, ...]] = (1, 2)
+#: The version this lumen writes; older files are migrated when read (`lumen.show.migrate`).
+CURRENT_VERSION: Final[int] = 2
+#: Top-level keys that describe the venue (the rig), not the programming: a show may keep
+#: them in a separate rig file (``rig: venue.yaml``) so it moves between venues.
+RIG_KEYS: Final[tuple[str, ...]] = (
+    "audio", "wall", "strips", "points", "safety", "fixture_library", "fixtures", "outputs", "consoles",
+)
+#: Commands a mapping may name (`lumen.control.commands.COMMANDS`), in documentation order.
+COMMAND_NAMES: Final[tuple[str, ...]] = tuple(COMMANDS)
+#: Events an automation rule or a console cue can be fired by.
+SHOW_EVENTS: Final[tuple[str, ...]] = ("drop", "break", "build", "section")
 
 _STRICT = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -282,6 +306,10 @@ _SceneName = Annotated[str, AfterValidator(_check_scene_name)]
 class EffectConfig(_Model):
     """A filter shader in an effect chain (it gets the image before it as ``inputImage``)."""
 
+    name: _SceneName | None = Field(
+        default=None,
+        description="Node name for live control (OSC /lumen/param/<scene>/<layer>.<name>/<param>); null = fx<n> (1-based).",
+    )
     shader: str = Field(
         min_length=1,
         description="Filter shader file (e.g. effects/feedback.fs); resolved like scene.shader.",
@@ -295,6 +323,10 @@ class EffectConfig(_Model):
 class LayerConfig(_Model):
     """One layer of a scene: a source shader, its effect chain, opacity and blend mode."""
 
+    name: _SceneName | None = Field(
+        default=None,
+        description="Node name for live control (OSC /lumen/param/<scene>/<name>/<param>); null = layer<n> (1-based).",
+    )
     shader: str = Field(
         min_length=1,
         description=(
@@ -782,6 +814,269 @@ class DdpOutputConfig(_Model):
 OutputConfig = Annotated[SacnOutputConfig | ArtnetOutputConfig | DdpOutputConfig, Field(discriminator="type")]
 
 
+# --------------------------------------------------------------------------- cues, automation
+
+
+def _check_command(v: str) -> str:
+    if v not in COMMAND_NAMES:
+        raise _fail("param_name", f"unknown command {v!r}{did_you_mean(v, COMMAND_NAMES)}; commands: {', '.join(COMMAND_NAMES)}")
+    return v
+
+
+_CommandName = Annotated[str, AfterValidator(_check_command)]
+_Quantize = Literal["none", "beat", "bar", "phrase"]
+
+
+class CueConfig(_Model):
+    """One cue of the cue list: a scene, and how to get there."""
+
+    number: float = Field(gt=0.0, le=1e6, description="Cue number, as on a console (1, 2, 2.5 …); ascending in the list.")
+    scene: _SceneName = Field(description="The scene this cue shows.")
+    label: str = Field(default="", description="Label for displays and console feedback.")
+    transition: TransitionConfig | None = Field(default=None, description="How to get there; null = the scene's own transition.")
+    quantize: _Quantize | None = Field(default=None, description="Overrides the transition's quantization: none | beat | bar | phrase.")
+    follow_bars: int | None = Field(
+        default=None, ge=1, le=4096, description="Auto-follow: GO to the next cue after this many bars; null = wait for GO."
+    )
+
+
+class RuleConfig(_Model):
+    """An automation rule: when something happens in the music, change the look.
+
+    Exactly one trigger (``on`` or ``every_bars``) and one action (``go``, ``rotate`` or
+    ``cue``).
+    """
+
+    on: Literal["drop", "break", "build", "section"] | None = Field(
+        default=None, description="Music event: drop | break | build | section (any section change)."
+    )
+    section: str | None = Field(default=None, description="With on: section, only a change to this section label.")
+    every_bars: int | None = Field(default=None, ge=1, le=4096, description="Fire every N bars (counted on downbeats).")
+    when: Binding | None = Field(
+        default=None, description="Condition over features, true when > 0.5 (e.g. 'arousal < 0.4'); null = always."
+    )
+    go: _SceneName | None = Field(default=None, description="Scene to go to.")
+    rotate: tuple[_SceneName, ...] | None = Field(
+        default=None, min_length=1, strict=False, description="Scenes to step through, one per firing."
+    )
+    cue: float | Literal["next"] | None = Field(default=None, description="Cue number to fire, or 'next'.")
+    quantize: _Quantize | None = Field(default=None, description="Overrides the target's transition quantization.")
+
+    @model_validator(mode="after")
+    def _one_trigger_one_action(self) -> RuleConfig:
+        if (self.on is None) == (self.every_bars is None):
+            raise _fail("required", "give exactly one trigger: 'on' (an event) or 'every_bars'")
+        actions = [k for k in ("go", "rotate", "cue") if getattr(self, k) is not None]
+        if len(actions) != 1:
+            raise _fail("required", "give exactly one action: 'go' (a scene), 'rotate' (scenes) or 'cue'")
+        if self.section is not None and self.on != "section":
+            raise _fail("required", "'section' only goes with on: section", at_key=("section",))
+        return self
+
+
+class AutomationConfig(_Model):
+    """Scene changes driven by the music; a manual command always wins."""
+
+    enabled: bool = Field(default=True, description="Run the rules (OSC /lumen/auto 0|1 switches it live).")
+    hold_s: float = Field(
+        default=0.0, ge=0.0, le=86400.0,
+        description="After a manual scene or cue command, rules wait this long, s; 0 = until released (/lumen/release).",
+    )
+    min_bars: int = Field(default=4, ge=0, le=4096, description="At least this many bars between two automatic changes.")
+    rules: tuple[RuleConfig, ...] = Field(default=(), strict=False, description="Rules, checked in order; the first that fires wins.")
+
+
+# --------------------------------------------------------------------------- control
+
+
+def _check_network(v: str) -> str:
+    try:
+        ipaddress.ip_network(v, strict=False)
+    except ValueError:
+        raise _fail("ip_address", f"{v!r} is not an IPv4 address or network (e.g. 192.168.1.0/24)") from None
+    return v
+
+
+def _check_bind(v: str) -> str:
+    try:
+        ipaddress.IPv4Address(v)
+    except ValueError:
+        raise _fail("ip_address", f"{v!r} is not an IPv4 address (127.0.0.1 = this machine only; 0.0.0.0 = all interfaces)") from None
+    return v
+
+
+_BindAddress = Annotated[str, AfterValidator(_check_bind)]
+
+
+#: Commands that need an ``arg`` (a scene, a cue number, a parameter path).
+NEEDS_ARG: Final[frozenset[str]] = frozenset({"scene", "cue_goto", "param"})
+
+
+def _check_arg(command: str, arg: str) -> None:
+    if command in NEEDS_ARG and not arg:
+        what = {"scene": "a scene name", "cue_goto": "a cue number", "param": "'scene/node/param'"}[command]
+        raise _fail("required", f"command {command!r} needs 'arg': {what}", at_key=("arg",))
+    if command == "param" and len(arg.split("/")) != 3:
+        raise _fail("required", f"a param path is 'scene/node/param', got {arg!r}", at_key=("arg",))
+
+
+class ActionConfig(_Model):
+    """A command fired by a control (an OS2L button, a MIDI key)."""
+
+    command: _CommandName = Field(description="Command name (see `lumen osc-map` for the list).")
+    arg: str = Field(default="", description="Its argument: scene name, cue number, or 'scene/node/param'.")
+    value: float = Field(default=1.0, ge=-1e6, le=1e6, description="Its value (e.g. master level).")
+
+    @model_validator(mode="after")
+    def _arg_given(self) -> ActionConfig:
+        _check_arg(self.command, self.arg)
+        return self
+
+
+class OscConfig(_Model):
+    """OSC in: the control address map (`lumen osc-map`) on a UDP port."""
+
+    enabled: bool = Field(default=True, description="Listen for OSC.")
+    bind: _BindAddress = Field(
+        default="127.0.0.1", description="Local address to listen on; 0.0.0.0 (all interfaces) only when written here."
+    )
+    port: int = Field(default=9000, ge=1, le=65535, description="UDP port, 1..65535 (lumen run/demo --osc-port overrides).")
+    allow: tuple[Annotated[str, AfterValidator(_check_network)], ...] = Field(
+        default=(), strict=False, description="Senders allowed (addresses or networks); empty = any that can reach the port."
+    )
+    feedback_port: int | None = Field(
+        default=None, ge=1, le=65535, description="Send feedback to this port on the sender; null = the port it sent from."
+    )
+
+
+class MidiBindingConfig(_Model):
+    """A MIDI note, CC or program change mapped to a command."""
+
+    kind: Literal["note", "cc", "program"] = Field(description="Message kind: note | cc | program.")
+    channel: int | None = Field(default=None, ge=1, le=16, description="MIDI channel 1..16; null = any.")
+    number: int = Field(ge=0, le=127, description="Note, controller or program number, 0..127.")
+    command: _CommandName = Field(description="Command fired.")
+    arg: str = Field(default="", description="Command argument (scene, cue number, 'scene/node/param').")
+    low: float = Field(default=0.0, ge=-1e6, le=1e6, description="Value at CC 0.")
+    high: float = Field(default=1.0, ge=-1e6, le=1e6, description="Value at CC 127.")
+    mode: Literal["press", "hold", "toggle"] = Field(
+        default="press", description="Notes: press (fire on note-on) | hold (1 while held) | toggle."
+    )
+
+    @model_validator(mode="after")
+    def _arg_given(self) -> MidiBindingConfig:
+        _check_arg(self.command, self.arg)
+        return self
+
+
+class MidiConfig(_Model):
+    """MIDI in: notes and CCs to commands, MIDI clock as a tempo source."""
+
+    enabled: bool = Field(default=False, description="Open a MIDI input.")
+    port: str | None = Field(default=None, description="Input port (a part of its name); null = the first port.")
+    api: Literal["default", "jack", "alsa"] = Field(default="default", description="MIDI system: default | jack | alsa.")
+    virtual: bool = Field(default=False, description="Create a virtual input port (lumen:midi_in) that controllers connect to, instead of opening one.")
+    clock: bool = Field(default=True, description="Follow MIDI clock (24 ppqn) as a tempo source.")
+    bindings: tuple[MidiBindingConfig, ...] = Field(default=(), strict=False, description="Mappings (`lumen midi learn` writes them).")
+
+
+class LinkConfig(_Model):
+    """Ableton Link: share tempo and phase with DJ software and other lumen machines."""
+
+    enabled: bool = Field(default=False, description="Join a Link session (multicast on the local network).")
+    mode: Literal["follow", "lead"] = Field(
+        default="follow", description="follow: take the session's tempo | lead: publish lumen's tracked tempo."
+    )
+    quantum: int = Field(default=4, ge=1, le=64, description="Beats per phase cycle (bar), 1..64.")
+
+
+class Os2lConfig(_Model):
+    """OS2L server (VirtualDJ's sound-to-light protocol over TCP)."""
+
+    enabled: bool = Field(default=False, description="Listen for OS2L clients.")
+    bind: _BindAddress = Field(default="127.0.0.1", description="Local address to listen on.")
+    port: int = Field(default=9996, ge=1, le=65535, description="TCP port, 1..65535 (9996, as QLC+ uses, so DJ software set up for it works unchanged).")
+    buttons: dict[str, ActionConfig] = Field(default_factory=dict, description="OS2L button name -> command.")
+    commands: dict[str, ActionConfig] = Field(default_factory=dict, description="OS2L command id -> command (param is the value).")
+
+
+TempoSource = Literal["link", "midi_clock", "os2l", "osc", "tap", "audio"]
+
+
+class TempoConfig(_Model):
+    """Where the tempo comes from when several sources speak."""
+
+    precedence: tuple[TempoSource, ...] = Field(
+        default=TEMPO_SOURCES,  # type: ignore[arg-type]  # the same names, typed as str
+        strict=False,
+        description="Sources, strongest first; the first one live wins.",
+    )
+    manual_hold_s: float = Field(
+        default=0.0, ge=0.0, le=86400.0, description="Tap / OSC tempo holds this long, s; 0 = until /lumen/tempo/release."
+    )
+    timeout_s: float = Field(default=2.0, gt=0.0, le=60.0, description="An external source silent this long is dropped, s.")
+
+    @field_validator("precedence")
+    @classmethod
+    def _unique(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        dup = sorted({s for s in v if v.count(s) > 1})
+        if dup:
+            raise _fail("duplicate", f"listed twice: {', '.join(dup)}")
+        if "audio" not in v:
+            raise _fail("required", "the precedence must include 'audio' (the fallback)")
+        return v
+
+
+class ControlConfig(_Model):
+    """Control surfaces: OSC, MIDI, OS2L, Ableton Link, and the tempo arbiter."""
+
+    osc: OscConfig = Field(default_factory=OscConfig, description="OSC in.")
+    midi: MidiConfig = Field(default_factory=MidiConfig, description="MIDI in.")
+    os2l: Os2lConfig = Field(default_factory=Os2lConfig, description="OS2L server.")
+    link: LinkConfig = Field(default_factory=LinkConfig, description="Ableton Link.")
+    tempo: TempoConfig = Field(default_factory=TempoConfig, description="Tempo sources and their precedence.")
+
+
+class TemplateConfig(_Model):
+    """An OSC message template: address and arguments with {placeholders}."""
+
+    address: str = Field(min_length=2, pattern=r"^/", description="Address, e.g. '/eos/cue/{list}/{cue}/fire'.")
+    args: tuple[str | float, ...] = Field(default=(), strict=False, description="Arguments; strings may hold {placeholders}.")
+
+
+class ConsoleConfig(_Model):
+    """An OSC destination: a lighting console, a show controller, or VJ software."""
+
+    name: str = Field(min_length=1, description="Unique name, for logs.")
+    type: Literal["eos", "qlab", "qlcplus", "generic", "features"] = Field(
+        description="Message set: eos | qlab | qlcplus | generic | features (a feature stream)."
+    )
+    address: str = Field(default="127.0.0.1", description="Destination IPv4 address.")
+    port: int = Field(ge=1, le=65535, description="Destination UDP port.")
+    allow_broadcast: bool = Field(default=False, description="Allow a broadcast or multicast destination.")
+    bind: _BindAddress | None = Field(default=None, description="Local source address; null = any.")
+    events: tuple[Literal["scene", "cue", "section", "drop", "break", "build", "beat", "downbeat", "blackout"], ...] | None = Field(
+        default=None, strict=False, description="Events sent; null = the type's defaults."
+    )
+    templates: dict[str, TemplateConfig] = Field(default_factory=dict, description="Event -> message, overriding the type's.")
+    rate_limit_hz: float = Field(default=10.0, gt=0.0, le=1000.0, description="Most messages a second per event kind.")
+    cue_list: int = Field(default=1, ge=0, le=99999, description="Console cue list (Eos).")
+    cue_map: dict[str, str] = Field(default_factory=dict, description="Scene name -> console cue number; default: lumen's cue number.")
+    features_hz: float = Field(default=30.0, gt=0.0, le=200.0, description="Feature stream rate, Hz (type features).")
+    latency_ms: float = Field(default=0.0, ge=0.0, le=1000.0, description="The receiver's own latency; beat cues leave this early, ms.")
+    release_ms: float = Field(
+        default=50.0, ge=1.0, le=5000.0, description="qlcplus: time between a button's press (1.0) and release (0.0), ms."
+    )
+
+    @model_validator(mode="after")
+    def _destination_ok(self) -> ConsoleConfig:
+        try:
+            _destination(self.address, self.allow_broadcast, "allow_broadcast")
+        except PydanticCustomError as e:
+            raise _fail("ip_address", str(e), at_key=("address",)) from None
+        return self
+
+
 # --------------------------------------------------------------------------- root
 
 
@@ -799,7 +1094,15 @@ class ShowConfig(_Model):
     (64, '127.0.0.1', 124.0)
     """
 
-    version: int = Field(description="Show file format version; only 1 is supported.")
+    version: int = Field(description="Show file format version: 2 (1 is read and migrated).")
+    rig: str | None = Field(
+        default=None,
+        min_length=1,
+        description=(
+            "The venue in its own file (relative to the show file): its audio, wall, strips, points, "
+            "safety, fixtures, outputs and consoles; the show then holds only the programming."
+        ),
+    )
     name: str = Field(
         default="untitled", min_length=1, description="Show name, for displays and logs."
     )
@@ -843,6 +1146,12 @@ class ShowConfig(_Model):
         strict=False,  # YAML gives a list
         description="Where the pixels go; at least one output (default: sACN to 127.0.0.1).",
     )
+    consoles: tuple[ConsoleConfig, ...] = Field(
+        default=(), strict=False, description="OSC cues to consoles and a feature stream to VJ software."
+    )
+    cues: tuple[CueConfig, ...] = Field(default=(), strict=False, description="The cue list (GO / BACK / GOTO).")
+    automation: AutomationConfig = Field(default_factory=AutomationConfig, description="Scene changes driven by the music.")
+    control: ControlConfig = Field(default_factory=ControlConfig, description="OSC, MIDI, OS2L, Link and tempo sources.")
 
     @field_validator("start_scene")
     @classmethod
@@ -859,6 +1168,39 @@ class ShowConfig(_Model):
     def _scene_or_scenes(self) -> ShowConfig:
         if self.scenes and "scene" in self.model_fields_set:
             raise _fail("scene", "give either 'scene' (one layer) or 'scenes', not both", at_key=("scene",))
+        return self
+
+    @model_validator(mode="after")
+    def _programming_consistent(self) -> ShowConfig:
+        if self.version >= 2 and "scene" in self.model_fields_set:
+            raise _fail(
+                "scene", "'scene' was replaced by 'scenes' in version 2 (`lumen migrate FILE` rewrites it)", at_key=("scene",)
+            )
+        known = self.scene_names()
+
+        def check(name: str, at: tuple[str | int, ...]) -> None:
+            if name not in known:
+                raise _fail("scene", f"no scene named {name!r}{did_you_mean(name, known)}; scenes: {', '.join(known)}", at_key=at)
+
+        last = 0.0
+        for i, cue in enumerate(self.cues):
+            check(cue.scene, ("cues", i, "scene"))
+            if cue.number <= last:
+                raise _fail("range", f"cue {cue.number:g} must come after cue {last:g} (numbers ascend)", at_key=("cues", i, "number"))
+            last = cue.number
+        numbers = {c.number for c in self.cues}
+        for i, rule in enumerate(self.automation.rules):
+            if rule.go is not None:
+                check(rule.go, ("automation", "rules", i, "go"))
+            for j, name in enumerate(rule.rotate or ()):
+                check(name, ("automation", "rules", i, "rotate", j))
+            if isinstance(rule.cue, float) and rule.cue not in numbers:
+                raise _fail("scene", f"no cue numbered {rule.cue:g} in the cue list", at_key=("automation", "rules", i, "cue"))
+        seen: set[str] = set()
+        for i, con in enumerate(self.consoles):
+            if con.name in seen:
+                raise _fail("duplicate", f"two consoles are named {con.name!r}", at_key=("consoles", i, "name"))
+            seen.add(con.name)
         return self
 
     def scene_names(self) -> tuple[str, ...]:

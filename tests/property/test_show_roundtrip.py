@@ -12,9 +12,17 @@ from lumen.show.load import dump_show, load_show_text
 from lumen.show.schema import (
     AnalysisConfig,
     AudioConfig,
+    AutomationConfig,
+    ConsoleConfig,
+    ControlConfig,
+    CueConfig,
+    LayerConfig,
+    OscConfig,
     RenderConfig,
+    RuleConfig,
     SacnOutputConfig,
     SceneConfig,
+    SceneGraphConfig,
     ShowConfig,
     SignalConfig,
     WallConfig,
@@ -123,21 +131,77 @@ def sacn_outputs(draw: st.DrawFn) -> SacnOutputConfig:
     )
 
 
-shows = st.builds(
-    ShowConfig,
-    version=st.just(1),
-    name=texts,
-    audio=audios(),
-    analysis=analyses(),
-    scene=scenes,
-    render=renders,
-    wall=walls,
-    outputs=st.lists(sacn_outputs(), min_size=1, max_size=3).map(tuple),
+scene_names = st.from_regex(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,10}", fullmatch=True)
+layers = st.builds(
+    LayerConfig,
+    name=st.none() | param_names,
+    shader=texts,
+    params=st.dictionaries(param_names, bindings, max_size=4),
+    opacity=bindings,
+    blend=st.sampled_from(["normal", "add", "screen", "multiply", "difference", "lighten"]),
 )
+graphs = st.builds(SceneGraphConfig, layers=st.lists(layers, min_size=1, max_size=3).map(tuple))
+
+
+@st.composite
+def programming(draw: st.DrawFn) -> dict[str, object]:
+    """Scenes with a cue list, automation rules and control settings that refer to them."""
+    names = draw(st.lists(scene_names, min_size=1, max_size=4, unique=True))
+    scenes_ = {n: draw(graphs) for n in names}
+    steps = draw(st.lists(st.integers(1, 20), max_size=5))
+    cues = []
+    number = 0.0
+    for step in steps:
+        number += step / 4.0
+        cues.append(CueConfig(number=number, scene=draw(st.sampled_from(names)), label=draw(texts),
+                              quantize=draw(st.none() | st.sampled_from(["none", "beat", "bar", "phrase"])),
+                              follow_bars=draw(st.none() | st.integers(1, 64))))
+    rules = draw(st.lists(st.one_of(
+        st.builds(RuleConfig, on=st.sampled_from(["drop", "break", "build"]), go=st.sampled_from(names),
+                  when=st.none() | bindings),
+        st.builds(RuleConfig, every_bars=st.integers(1, 64), rotate=st.lists(st.sampled_from(names), min_size=1, max_size=3).map(tuple)),
+    ), max_size=3))
+    osc = OscConfig(port=draw(st.integers(1, 65535)), allow=tuple(draw(st.lists(st.ip_addresses(v=4).map(str), max_size=2))))
+    consoles = tuple(
+        ConsoleConfig(name=f"c{i}", type=draw(st.sampled_from(["eos", "qlab", "qlcplus", "generic", "features"])),
+                      port=draw(st.integers(1, 65535)), rate_limit_hz=draw(fl(0.5, 100)))
+        for i in range(draw(st.integers(0, 2)))
+    )
+    return {
+        "scenes": scenes_,
+        "start_scene": draw(st.none() | st.sampled_from(names)),
+        "cues": tuple(cues),
+        "automation": AutomationConfig(enabled=draw(st.booleans()), min_bars=draw(st.integers(0, 32)), rules=tuple(rules)),
+        "control": ControlConfig(osc=osc),
+        "consoles": consoles,
+    }
+
+
+@st.composite
+def shows(draw: st.DrawFn) -> ShowConfig:
+    extra = draw(st.none() | programming())
+    kw: dict[str, object] = dict(
+        version=2,
+        name=draw(texts),
+        audio=draw(audios()),
+        analysis=draw(analyses()),
+        render=draw(renders),
+        wall=draw(walls),
+        outputs=tuple(draw(st.lists(sacn_outputs(), min_size=1, max_size=3))),
+    )
+    return ShowConfig(**kw, **(extra or {}))
+
+
+def test_version_1_single_scene_dumps_as_version_2() -> None:
+    v1 = load_show_text("version: 1\nscene: {shader: a.fs, params: {hue: bar_phase}}\n")
+    text = dump_show(v1)
+    assert text.startswith("# lumen show file (version 2)\n")
+    back = load_show_text(text)
+    assert back == v1 and back.scenes["main"].layers[0].shader == "a.fs"
 
 
 @settings(max_examples=300, deadline=None)
-@given(shows)
+@given(shows())
 def test_dump_then_load_gives_an_equal_show(cfg: ShowConfig) -> None:
     text = dump_show(cfg)
     back = load_show_text(text, "roundtrip.yaml")
@@ -146,8 +210,8 @@ def test_dump_then_load_gives_an_equal_show(cfg: ShowConfig) -> None:
 
 
 @settings(max_examples=50, deadline=None)
-@given(shows)
+@given(shows())
 def test_dump_is_plain_yaml_without_tags(cfg: ShowConfig) -> None:
     text = dump_show(cfg)
     assert "!!" not in text
-    assert text.startswith("# lumen show file (version 1)\n")
+    assert text.startswith("# lumen show file (version 2)\n")

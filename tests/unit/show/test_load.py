@@ -100,7 +100,7 @@ def where(err: ConfigError) -> list[str]:
 
 def test_minimal_file_loads_with_defaults() -> None:
     cfg = load_show_text("version: 1\n")
-    assert cfg == ShowConfig(version=1)
+    assert cfg == ShowConfig(version=2)
     assert cfg.name == "untitled"
     assert cfg.audio == AudioConfig()
     assert cfg.audio.source == "signal" and cfg.audio.sr == 48000 and cfg.audio.blocksize == 256
@@ -126,7 +126,7 @@ def test_full_file_loads() -> None:
     assert cfg.audio.signal.bpm == 128.0 and type(cfg.audio.signal.bpm) is float
     assert cfg.audio.signal.mode == "major"
     assert cfg.analysis.analyzers == ("levels", "onset", "tempo", "mood")
-    assert cfg.scene.params == {
+    assert cfg.scenes["main"].layers[0].params == {
         "brightness": "0.2 + 0.8 * energy",
         "hue": "bar_phase",
         "speed": 2.0,
@@ -161,11 +161,11 @@ def test_demo_preset_loads() -> None:
     cfg = load_show(REPO / "presets" / "demo.yaml")
     assert cfg.audio.source == "signal" and cfg.audio.signal.bpm == 124.0
     assert (cfg.wall.width, cfg.wall.height, cfg.wall.serpentine) == (64, 32, True)
-    assert cfg.scene.shader == "pulse.fs"
-    assert set(cfg.scene.params) == {"hue", "brightness", "flash", "bass_boost"}
-    assert cfg.scene.params["brightness"] == "0.25 + 0.75 * energy"
-    assert cfg.scene.params["hue"] == "bar_phase"
-    assert cfg.scene.params["flash"] == "0.5 * pulse(beat_phase, 0.12) * smoothstep(0.3, 0.6, confidence)"
+    assert cfg.scenes["main"].layers[0].shader == "pulse.fs"
+    assert set(cfg.scenes["main"].layers[0].params) == {"hue", "brightness", "flash", "bass_boost"}
+    assert cfg.scenes["main"].layers[0].params["brightness"] == "0.25 + 0.75 * energy"
+    assert cfg.scenes["main"].layers[0].params["hue"] == "bar_phase"
+    assert cfg.scenes["main"].layers[0].params["flash"] == "0.5 * pulse(beat_phase, 0.12) * smoothstep(0.3, 0.6, confidence)"
     assert [o.type for o in cfg.outputs] == ["sacn", "artnet"]
     out = cfg.outputs[0]
     assert (out.type, out.address, out.port, out.universe) == ("sacn", "127.0.0.1", 5568, 1)
@@ -187,7 +187,7 @@ def test_anchors_and_merge_keys() -> None:
 
 def test_keys_are_always_strings() -> None:
     cfg = load_show_text("version: 1\nscene:\n  params:\n    on: 1\n    null: 0.5\n")
-    assert cfg.scene.params == {"on": 1.0, "null": 0.5}
+    assert cfg.scenes["main"].layers[0].params == {"on": 1.0, "null": 0.5}
 
 
 def test_load_show_reads_utf8(tmp_path: Path) -> None:
@@ -383,10 +383,10 @@ BROKEN: list[tuple[str, str, list[str], list[str]]] = [
         ["needs at least 1 item"],
     ),
     (
-        "version 2",
-        "version: 2\nwall:\n  serpentin: 3\n",
+        "version 3",
+        "version: 3\nwall:\n  serpentin: 3\n",
         ["show.yaml:1:10: version"],
-        ["unsupported show file version 2 (this lumen reads 1)"],
+        ["unsupported show file version 3 (this lumen reads 1, 2)"],
     ),
     (
         "version missing",
