@@ -75,6 +75,10 @@ def _parser() -> argparse.ArgumentParser:
     mlearn.add_argument("--api", choices=["default", "jack", "alsa"], default="default")
     mlearn.add_argument("--port", default=None, help="input port (part of its name; default: the first)")
     mlearn.add_argument("--timeout", type=float, default=30.0, help="give up after this long, s (default 30)")
+    mlearn.add_argument("--virtual", action="store_true", help="open a virtual port (lumen:midi_in) for the controller to connect to")
+    mlearn.add_argument("--command", default=None, help="command for the binding (default: master for a CC, scene for a note)")
+    mlearn.add_argument("--arg", default="", help="the command's argument (scene name, cue number, 'scene/node/param')")
+    mlearn.add_argument("--mode", choices=["press", "hold", "toggle"], default="press", help="how a note acts (default press)")
 
     sub.add_parser("plugins", help="list registered analyzers and outputs")
 
@@ -380,7 +384,7 @@ def cmd_midi(args: argparse.Namespace) -> int:
         print("\n".join(ports) if ports else "no MIDI input ports")
         return EXIT_OK
     print(f"lumen midi learn: move a control or press a key (waiting up to {args.timeout:g} s) ...", file=sys.stderr)
-    snippet = learn(api, args.port, args.timeout)
+    snippet = learn(api, args.port, args.timeout, command=args.command, arg=args.arg, mode=args.mode, virtual=args.virtual)
     if snippet is None:
         print("lumen midi learn: nothing received", file=sys.stderr)
         return EXIT_RUNTIME

@@ -25,7 +25,8 @@ def plain_line(snap: dict[str, Any]) -> str:
         f"t={snap['elapsed_s']:5.1f}s bpm={f.bpm:6.1f} conf={f.confidence:.2f} energy={f.energy:.2f} "
         f"callbacks={ls.get('callbacks', 0)} xruns={ls.get('xruns', 0)} hops={ls.get('hops', 0)} "
         f"frames={sh.get('frames', 0)} late={sh.get('late_frames', 0)} packets={out.get('packets', 0)} "
-        f"send_errors={out.get('send_errors', 0)} latency_p50={lat.get('p50', float('nan')):.1f}ms"
+        f"send_errors={out.get('send_errors', 0)} latency_p50={lat.get('p50', float('nan')):.1f}ms "
+        f"scene={snap.get('scene', '')} tempo_source={f.tempo_source} osc_msgs={snap.get('control', {}).get('osc_messages', 0)}"
     )
 
 
@@ -79,7 +80,7 @@ class Dashboard:
         t.add_column("what", style="bold")
         t.add_column("value")
         beat = "●" if f.beat_phase < 0.2 else "○"
-        t.add_row("tempo", f"{f.bpm:6.1f} bpm  conf {f.confidence:.2f}  {beat}  beat {_bar(f.beat_phase, 8)} bar {_bar(f.bar_phase, 16)}")
+        t.add_row("tempo", f"{f.bpm:6.1f} bpm  conf {f.confidence:.2f}  {beat}  beat {_bar(f.beat_phase, 8)} bar {_bar(f.bar_phase, 16)}  from {f.tempo_source}")
         t.add_row("energy", f"{_bar(f.energy)} {f.energy:.2f}  ({f.rms_db:6.1f} dBFS)")
         for name, v in zip(BANDS, f.bands):
             t.add_row(name, f"{_bar(v)} {v:.2f}")
@@ -88,6 +89,10 @@ class Dashboard:
         t.add_row("render", f"frames {sh.get('frames', 0)}  late {sh.get('late_frames', 0)}  {snap['render_ms_mean']:.2f} ms/frame  shader errors {sh.get('shader_errors', 0)}")
         t.add_row("output", f"packets {out.get('packets', 0)}  errors {out.get('send_errors', 0)}  keep-alives {out.get('keepalives', 0)}")
         t.add_row("latency", f"audio→wire p50 {lat.get('p50', float('nan')):.1f} ms  p99 {lat.get('p99', float('nan')):.1f} ms")
+        ctl = snap.get("control", {})
+        if ctl or snap.get("scene"):
+            osc = f"OSC :{ctl['osc_port']} msgs {ctl.get('osc_messages', 0)} bad {ctl.get('osc_bad', 0) + ctl.get('osc_unknown', 0)}" if "osc_port" in ctl else "OSC off"
+            t.add_row("show", f"scene {snap.get('scene', '')}  automation {snap.get('automation', '')}  {osc}  cues out {ctl.get('osc_out_sent', 0)}")
         if snap.get("last_shader_error"):
             t.add_row("error", f"[red]{snap['last_shader_error']}[/red]")
         return t

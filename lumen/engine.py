@@ -407,8 +407,8 @@ def missing_shaders(cfg: Any, show_dir: Path | None) -> list[tuple[str, str]]:
 
 
 def rig_part(cfg: Any) -> dict[str, Any]:
-    """Everything of a show except its scenes (what a live reload cannot change)."""
-    part: dict[str, Any] = cfg.model_dump(exclude={"scene", "scenes", "start_scene", "name"})
+    """Everything of a show a live reload cannot change (all but scenes, cue list and automation)."""
+    part: dict[str, Any] = cfg.model_dump(exclude={"scene", "scenes", "start_scene", "name", "cues", "automation", "rig", "version"})
     return part
 
 
@@ -1131,7 +1131,8 @@ class Engine:
             log.error("show file edit rejected: %s", e)
             return False
         if rig_part(result) != rig_part(self.cfg):
-            log.warning("show file: changes outside the scenes (audio, wall, fixtures, outputs, ...) need a restart; scenes reloaded")
+            log.warning("show file: changes outside the scenes, cues and automation (audio, wall, fixtures, outputs, control, consoles, ...) "
+                        "need a restart; scenes, cues and automation reloaded")
         for name, why in missing_shaders(result, self.show_dir):
             log.warning("%s (the nodes using it are bypassed until the file appears)", why)
         self.cfg = result
@@ -1189,12 +1190,13 @@ class Engine:
             "analysis_us_mean": listen.get("analysis_ns_total", 0) / hops / 1000.0,
             "render_ms_mean": (self.frame.stats.render_ms_total / max(1, show["frames"])) if self.frame else 0.0,
             "last_shader_error": self.frame.stats.last_shader_error if self.frame else "",
+            "last_command_error": self.frame.stats.last_command_error if self.frame else "",
             "scene": self.frame.stats.scene if self.frame else "",
             "problems": dict(self.frame.stats.problems) if self.frame else {},
             "source": self.listen.description if self.listen else "",
             "control": self.control.snapshot() if self.control is not None else {},
             "tempo_source": f.tempo_source,
-            "automation": "off" if not self.director.enabled else ("manual" if self.director.override else "on"),
+            "automation": _automation_state(self.frame.director if self.frame is not None else self.director),
         }
 
     def _features(self) -> Features:
@@ -1405,6 +1407,13 @@ def render_offline(
     return result
 
 
+def _automation_state(director: Any) -> str:
+    """``"off"``, ``"manual"`` (a manual command holds the show) or ``"on"``."""
+    if not director.enabled:
+        return "off"
+    return "manual" if director.override else "on"
+
+
 class HealthMonitor:
     """Turns counter increases into log warnings, at most one per counter every 5 s."""
 
@@ -1412,6 +1421,9 @@ class HealthMonitor:
         ("listen", "xruns"), ("listen", "input_overflows"), ("listen", "device_lost"),
         ("listen", "analysis_overruns"), ("show", "late_frames"), ("show", "render_errors"),
         ("show", "shader_errors"), ("show", "nodes_bypassed"), ("output", "send_errors"),
+        ("show", "bad_commands"), ("control", "osc_bad"), ("control", "osc_unknown"), ("control", "osc_denied"),
+        ("control", "midi_port_lost"), ("control", "midi_errors"), ("control", "os2l_bad"), ("control", "link_errors"),
+        ("control", "osc_out_errors"), ("control", "osc_out_dropped"),
     )
 
     def __init__(self, interval_s: float = 5.0) -> None:
@@ -1430,6 +1442,10 @@ class HealthMonitor:
                 msg = f"{part}: {name} rose to {v}"
                 if name == "shader_errors" and snap.get("last_shader_error"):
                     msg += f" ({snap['last_shader_error']}; the last good shader keeps running)"
+                if name == "bad_commands" and snap.get("last_command_error"):
+                    msg += f" ({snap['last_command_error']}; ignored)"
+                if part == "control" and name.startswith("osc_") and name != "osc_out_errors":
+                    msg += " (ignored; the show runs on)"
                 log.warning(msg)
                 msgs.append(msg)
                 self._last[key] = v

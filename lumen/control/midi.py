@@ -182,6 +182,18 @@ class MidiBinding:
         return self.low + (self.high - self.low) * (min(max(value, 0), 127) / 127.0)
 
 
+def _kind_number(msg: mido.Message) -> tuple[MidiKind, int] | None:
+    """(kind, note/controller/program number) of a note, CC or program change; None otherwise."""
+    mtype = str(msg.type)
+    if mtype in ("note_on", "note_off"):
+        return "note", int(msg.note)
+    if mtype == "control_change":
+        return "cc", int(msg.control)
+    if mtype == "program_change":
+        return "program", int(msg.program)
+    return None
+
+
 class MidiMapper:
     """Turns MIDI channel messages into commands according to bindings (pure).
 
@@ -211,15 +223,10 @@ class MidiMapper:
 
     def _matching(self, msg: mido.Message) -> tuple[str, int, list[int]]:
         """(kind, number, indices of the matching bindings) of ``msg``."""
-        mtype = str(msg.type)
-        if mtype in ("note_on", "note_off"):
-            kind, number = "note", int(msg.note)
-        elif mtype == "control_change":
-            kind, number = "cc", int(msg.control)
-        elif mtype == "program_change":
-            kind, number = "program", int(msg.program)
-        else:
+        key = _kind_number(msg)
+        if key is None:
             return "", -1, []
+        kind, number = key
         channel_0 = int(msg.channel)
         found = [i for i in self._by_key.get((kind, number), ()) if self.bindings[i].matches_channel(channel_0)]
         return kind, number, found
@@ -942,16 +949,10 @@ def binding_from_message(
     ValueError
         ``msg`` is not a note, CC or program change, or the binding is invalid.
     """
-    mtype = str(msg.type)
-    kind: MidiKind
-    if mtype in ("note_on", "note_off"):
-        kind, number = "note", int(msg.note)
-    elif mtype == "control_change":
-        kind, number = "cc", int(msg.control)
-    elif mtype == "program_change":
-        kind, number = "program", int(msg.program)
-    else:
-        raise ValueError(f"cannot bind a {mtype} message")
+    key = _kind_number(msg)
+    if key is None:
+        raise ValueError(f"cannot bind a {msg.type} message")
+    kind, number = key
     return MidiBinding(kind, int(msg.channel) + 1, number, command or _DEFAULT_COMMAND[kind], arg, mode=mode)
 
 

@@ -294,20 +294,32 @@ class ShowWatcher:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self._stat = stat_key(self.path)
+        self.rig_path = self._rig_of(self.path)
+        self._stat = self._key()
         self.n_reloads = 0
         self.n_errors = 0
 
+    @staticmethod
+    def _rig_of(path: Path) -> Path | None:
+        """The rig file the show on disk names (None without one, or when it does not load)."""
+        try:
+            return rig_file(load_show(path), path.resolve().parent)
+        except ConfigError:
+            return None
+
+    def _key(self) -> tuple[object, object]:
+        return (stat_key(self.path), stat_key(self.rig_path) if self.rig_path is not None else None)
+
     def poll(self) -> ShowConfig | ConfigError | None:
-        """The new show after an edit, its `ConfigError` when invalid, or None (no change).
+        """The new show after an edit of it or of its rig file, its `ConfigError` when invalid, or None.
 
         A file that disappeared (an editor replacing it) gives None until it is back.
         """
-        key = stat_key(self.path)
+        key = self._key()
         if key == self._stat:
             return None
         self._stat = key
-        if key is None:
+        if key[0] is None:
             return None
         try:
             cfg = load_show(self.path)
@@ -315,6 +327,10 @@ class ShowWatcher:
             self.n_errors += 1
             return e
         self.n_reloads += 1
+        rig = rig_file(cfg, self.path.resolve().parent)
+        if rig != self.rig_path:  # the show now names another rig file: watch that one
+            self.rig_path = rig
+            self._stat = self._key()
         return cfg
 
 

@@ -194,3 +194,49 @@ def test_osc_port_taken_is_reported_and_the_show_runs(tmp_path: Path) -> None:
             assert wait_for(lambda: engine.snapshot()["show"]["frames"] > 5, 10.0)
         finally:
             engine.stop()
+
+
+def test_reloaded_cue_list_and_rig_file_edits(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    from lumen.control.commands import Command
+
+    sink = Udp()
+    (tmp_path / "solid.fs").write_text(SOLID)
+    (tmp_path / "venue.yaml").write_text(f"version: 2\nwall: {{width: 8, height: 4}}\noutputs: [{{type: sacn, port: {sink.port}}}]\n")
+    show_text = """\
+version: 2
+rig: venue.yaml
+render: {fps: 30}
+scenes:
+  red: {layers: [{shader: solid.fs, params: {r: 1.0}}], transition: {kind: cut, quantize: none}}
+  blue: {layers: [{shader: solid.fs, params: {b: 1.0}}], transition: {kind: cut, quantize: none}}
+cues:
+  - {number: 1, scene: red}
+control: {osc: {enabled: false}}
+"""
+    show = tmp_path / "show.yaml"
+    show.write_text(show_text)
+    engine = Engine(load_show(show), show, EngineOptions(seconds=60.0, gl_backend="egl", preview_fps=30.0, preview_max=10_000))
+    caplog.set_level(logging.INFO, logger="lumen")
+    engine.start()
+    try:
+        frame = engine.frame
+        assert frame is not None
+        assert wait_for(lambda: len(frame.previews) > 3, 10.0)
+        assert frame.previews[-1][0, 0].tolist() == [255, 0, 0]
+        show.write_text(show_text.replace("{number: 1, scene: red}", "{number: 1, scene: blue}"))
+        assert wait_for(engine.poll_show_file, 5.0)
+        engine.post(Command("cue_go", source="test"))
+        assert wait_for(lambda: frame.previews[-1][0, 0].tolist() == [0, 0, 255], 5.0)  # the reloaded cue list
+        (tmp_path / "venue.yaml").write_text((tmp_path / "venue.yaml").read_text().replace("width: 8", "width: 16"))
+        assert wait_for(engine.poll_show_file, 5.0)
+        assert any("need a restart" in r.getMessage() for r in caplog.records)
+        (tmp_path / "venue.yaml").write_text("version: 2\nwall: {width: -1}\n")
+        assert not engine.poll_show_file()
+        assert any("venue.yaml:2:15: wall.width" in r.getMessage() for r in caplog.records)
+        n = len(frame.previews)
+        assert wait_for(lambda: len(frame.previews) > n + 3, 5.0)  # the show runs on
+    finally:
+        engine.stop()
+        sink.close()
