@@ -168,3 +168,10 @@ def test_missing_rig_file(tmp_path: Path) -> None:
         load_show(tmp_path / "show.yaml")
     assert where(info.value) == [f"{tmp_path / 'show.yaml'}:2:6: rig"]
     assert "cannot read rig file" in info.value.issues[0].message
+
+
+@pytest.mark.parametrize("path", sorted((Path(__file__).resolve().parents[3] / "presets").glob("*.yaml")), ids=lambda p: p.name)
+def test_every_shipped_show_validates_in_the_current_version(path: Path) -> None:
+    cfg = load_show(path)
+    assert cfg.version == CURRENT_VERSION
+    assert path.read_text().count("\nversion: 2") == 1  # written in the current version, not migrated
