@@ -78,6 +78,16 @@ class Features:
         One of `SECTIONS`.
     novelty : float, 0..1
         Structural novelty.
+    mood_confidence : float, 0..1
+        Confidence of `valence` and `arousal` (0 in silence, noise or speech).
+    section_change : bool
+        The section label changed in this hop.
+    build_start : bool
+        A build-up was recognized in this hop (ahead of its drop).
+    drop : bool
+        A drop lands in this hop (on the beat).
+    break_start : bool
+        A break (breakdown) starts in this hop.
     tempo_source : str
         Where `bpm` and the phases come from: one of `TEMPO_SOURCES` ("audio" is lumen's own
         tracker; "tap" and "osc" are manual tempo; "link", "midi_clock", "os2l" external).
@@ -106,6 +116,11 @@ class Features:
     arousal: float = 0.5
     section: str = "none"
     novelty: float = 0.0
+    mood_confidence: float = 0.0
+    section_change: bool = False
+    build_start: bool = False
+    drop: bool = False
+    break_start: bool = False
     tempo_source: str = "audio"
     spectrum: tuple[float, ...] = _ZERO_SPECTRUM
     wave: tuple[float, ...] = _ZERO_WAVE
@@ -149,6 +164,11 @@ class Features:
             "arousal": self.arousal,
             "section": float(SECTIONS.index(self.section)),
             "novelty": self.novelty,
+            "mood_confidence": self.mood_confidence,
+            "section_change": float(self.section_change),
+            "build_start": float(self.build_start),
+            "drop": float(self.drop),
+            "break_start": float(self.break_start),
             "tempo_source": float(TEMPO_SOURCES.index(self.tempo_source)),
         }
         for name, v in zip(BANDS, self.bands):
@@ -177,7 +197,7 @@ N_FIELDS: Final[int] = len(FIELDS)
 _SPEC0: Final[int] = IDX[SPECTRUM_FIELDS[0]]
 _WAVE0: Final[int] = IDX[WAVE_FIELDS[0]]
 
-_BOOL_FIELDS = frozenset({"beat", "downbeat", "is_onset"})
+_BOOL_FIELDS = frozenset({"beat", "downbeat", "is_onset", "section_change", "build_start", "drop", "break_start"})
 
 
 def new_vector() -> npt.NDArray[np.float64]:
