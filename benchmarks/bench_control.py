@@ -35,6 +35,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import functools
 import gc
 import json
 import random
@@ -137,7 +138,7 @@ def bench_osc_in(repeats: int, target_s: float) -> tuple[list[list[object]], lis
     echo_rx = _bound_socket()  # the "controller": bound, never read
     source = ("127.0.0.1", int(echo_rx.getsockname()[1]))
     servers = {
-        echo: OscServer(CountingSink(), port=0, echo=echo, scenes=SCENES, params=PARAMS)  # type: ignore[arg-type]
+        echo: OscServer(CountingSink(), port=0, echo=echo, scenes=SCENES, params=PARAMS)
         for echo in ("all", "off")
     }
 
@@ -165,7 +166,7 @@ def bench_osc_in(repeats: int, target_s: float) -> tuple[list[list[object]], lis
                 ok = (sink.n == n0 + 1) if valid else (srv.counters["osc_bad"] == bad0 + 1 and sink.n == n0)
                 if not ok:
                     raise RuntimeError(f"{label}: not handled as expected ({srv.last_error})")
-                n, us = _measure_us(lambda srv=srv, data=data: srv.handle(data, source), repeats, target_s)
+                n, us = _measure_us(functools.partial(srv.handle, data, source), repeats, target_s)
                 calls.clear()
                 disp.call_handlers_for_packet(data, source)
                 pyosc_took = bool(calls)
@@ -176,7 +177,7 @@ def bench_osc_in(repeats: int, target_s: float) -> tuple[list[list[object]], lis
                         f"python-osc accepts the malformed datagram and calls the handler with {calls[-1][1]!r} "
                         "(a missing float reads as 0.0); lumen refuses it (`osc_bad`)."
                     )
-                _, base = _measure_us(lambda data=data: disp.call_handlers_for_packet(data, source), repeats, target_s)
+                _, base = _measure_us(functools.partial(disp.call_handlers_for_packet, data, source), repeats, target_s)
                 med, bmed = statistics.median(us), statistics.median(base)
                 name = label if echo == "all" else f"{label}, echo off"
                 rows.append([
@@ -312,15 +313,15 @@ def bench_osc_out(repeats: int, target_s: float) -> list[list[object]]:
     def build(address: str, args: tuple[OscArg, ...]) -> bytes:
         b = OscMessageBuilder(address)
         for a in args:
-            b.add_arg(a)
+            b.add_arg(a)  # type: ignore[arg-type]  # lumen's Double is not a python-osc type (not used here)
         return bytes(b.build().dgram)
 
     rows: list[list[object]] = []
     for label, address, args in OUT_CASES:
         if osc_message(address, args) != build(address, args):
             raise RuntimeError(f"{label}: lumen and python-osc encode different bytes")
-        n, us = _measure_us(lambda address=address, args=args: osc_message(address, args), repeats, target_s)
-        _, base = _measure_us(lambda address=address, args=args: build(address, args), repeats, target_s)
+        n, us = _measure_us(functools.partial(osc_message, address, args), repeats, target_s)
+        _, base = _measure_us(functools.partial(build, address, args), repeats, target_s)
         med, bmed = statistics.median(us), statistics.median(base)
         rows.append([label, f"{n}x{repeats}", min(us), med, max(us), bmed, f"{med / bmed:.2f}x"])
     return rows
@@ -440,6 +441,9 @@ def bench_e2e(samples: int, fps: float, rate_hz: float, max_s: float) -> tuple[l
     watch = SacnWatch()
     watch.start()
     lat: list[float] = []
+    split_in: list[float] = []  # sendto -> the OSC server has the datagram (cmd.t)
+    split_frame: list[float] = []  # cmd.t -> the frame thread publishes the first frame with the new color
+    split_out: list[float] = []  # that publish -> its sACN packet at the receiver
     misses = 0
     info: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="lumen-bench-control-") as tmp:
@@ -453,6 +457,31 @@ def bench_e2e(samples: int, fps: float, rate_hz: float, max_s: float) -> tuple[l
             engine.start()
             assert engine.control is not None and engine.control.osc is not None, engine.control and engine.control.problems
             dest = ("127.0.0.1", int(engine.control.osc.port))
+            # Split the latency: the OSC server stamps each command with its arrival time (cmd.t).
+            hub = engine.hub
+            post = hub.post
+            arrivals: list[float] = []
+
+            def stamped(cmd: Command) -> None:
+                if cmd.name == "scene":
+                    arrivals.append(cmd.t)
+                post(cmd)
+
+            hub.post = stamped  # type: ignore[method-assign]  # the OSC server holds the hub, looks up .post per call
+            # ... and at the frame thread's hand-over to the output thread (first frame of each color).
+            out = engine.output
+            publish = out.publish
+            pubs: list[tuple[float, str]] = []
+
+            def stamped_publish(dmx: Any, t_audio: float, frame_no: int) -> None:
+                t = time.perf_counter()
+                publish(dmx, t_audio, frame_no)
+                r, b = int(dmx[0, 0]), int(dmx[0, 2])
+                c = "red" if r > 200 and b < 30 else "blue" if b > 200 and r < 30 else "other"
+                if not pubs or pubs[-1][1] != c:
+                    pubs.append((t, c))
+
+            out.publish = stamped_publish
             watch.expect("red", 0.0)
             if watch.wait(15.0) is None:
                 raise RuntimeError("no red sACN frame from the engine within 15 s")
@@ -466,6 +495,7 @@ def bench_e2e(samples: int, fps: float, rate_hz: float, max_s: float) -> tuple[l
                     break
                 color = colors[i % 2]
                 msg = osc_message(f"/lumen/scene/{color}")
+                n_arr = len(arrivals)
                 t_send = time.perf_counter()
                 watch.expect(color, t_send)
                 ctl.sendto(msg, dest)
@@ -476,12 +506,24 @@ def bench_e2e(samples: int, fps: float, rate_hz: float, max_s: float) -> tuple[l
                     watch.wait(2.0)
                 else:
                     lat.append((t_hit - t_send) * 1e3)
+                    t_pub = None
+                    for _ in range(50):  # the frame thread notes the publish just after handing it over
+                        t_pub = next((t for t, c in reversed(pubs) if c == color and t >= t_send), None)
+                        if t_pub is not None:
+                            break
+                        time.sleep(0.001)
+                    if len(arrivals) == n_arr + 1 and t_pub is not None:
+                        split_in.append((arrivals[-1] - t_send) * 1e3)
+                        split_frame.append((t_pub - arrivals[-1]) * 1e3)
+                        split_out.append((t_hit - t_pub) * 1e3)
                 time.sleep(rng.uniform(0.06, 0.16))  # random phase against the frame and output clocks
             dt = time.perf_counter() - t0
             snap = engine.snapshot()
             info["fps"] = (snap["show"]["frames"] - frames0) / dt
             info["pkt_rate"] = (watch.packets - pk0) / dt
             info["control"] = snap.get("control", {})
+            info["render_ms"] = float(snap.get("render_ms_mean", 0.0))
+            info["split_in"], info["split_frame"], info["split_out"] = split_in, split_frame, split_out
         finally:
             engine.stop()
             ctl.close()
@@ -513,6 +555,10 @@ def main(argv: list[str] | None = None) -> int:
     paced_n = 1000 if quick else 4000
     samples = min(args.e2e_samples, 10) if quick else args.e2e_samples
 
+    try:
+        load = Path("/proc/loadavg").read_text().split()[:3]
+    except OSError:
+        load = ["?"]
     print("OSC in, per message ...", file=sys.stderr)
     in_rows, in_notes = bench_osc_in(repeats, target_s)
     print("OSC in over UDP, sustained ...", file=sys.stderr)
@@ -527,7 +573,7 @@ def main(argv: list[str] | None = None) -> int:
     from importlib.metadata import version
 
     body = (
-        f"python-osc {version('python-osc')}. Median of {repeats} batches unless noted; setup and warm-up untimed, gc off "
+        f"python-osc {version('python-osc')}; load average before the run {' '.join(load)}. Median of {repeats} batches unless noted; setup and warm-up untimed, gc off "
         "while timing.\n\n"
         "**1. OSC in, per message**: `OscServer.handle(data, source)` called directly (structure check, python-osc decode, "
         "`oscmap.parse` with the show's scene/parameter names, a `Command` to a counting sink, the echo of the new state "
@@ -552,29 +598,35 @@ def main(argv: list[str] | None = None) -> int:
         lat, misses, info = e2e
         frame_ms, out_ms = 1000.0 / args.fps, 1000.0 / args.rate
         gap_ms = max(frame_ms - 5.0, out_ms)  # FrameThread: min gap = max(period - 5 ms, 1 / output rate)
-        if lat:
-            e2e_rows: list[list[object]] = [[
-                f"{args.fps:g} fps / sACN {args.rate:g} Hz", len(lat), misses, _pct(lat, 0.5), _pct(lat, 0.9), _pct(lat, 0.99),
-                max(lat), min(lat), info["fps"], info["pkt_rate"],
-            ]]  # fmt: skip
-        else:
-            e2e_rows = [[f"{args.fps:g} fps / sACN {args.rate:g} Hz", 0, misses, "", "", "", "", "", info["fps"], info["pkt_rate"]]]
+        real_ms = 1000.0 / info["fps"] if info.get("fps") else gap_ms
+        show = f"{args.fps:g} fps / sACN {args.rate:g} Hz"
+        e2e_rows: list[list[object]] = []
+        for label, xs in (("sendto -> sACN on the wire", lat), ("  1. sendto -> OSC server has it", info["split_in"]),
+                          ("  2. OSC server -> frame thread publishes the new color", info["split_frame"]),
+                          ("  3. publish -> sACN packet at the receiver", info["split_out"])):
+            if xs:
+                e2e_rows.append([label, len(xs), _pct(xs, 0.5), _pct(xs, 0.9), _pct(xs, 0.99), max(xs), min(xs)])
         body += (
-            "\n\n**4. Command -> wire, end to end**: a real `Engine` (EGL, show: two flat-color scenes on an 8x4 wall, cut "
-            "transitions, quantize none, signal audio, sACN unicast to a receiver thread on 127.0.0.1). "
+            f"\n\n**4. Command -> wire, end to end** ({show}): a real `Engine` (EGL, show: two flat-color scenes on an 8x4 "
+            "wall, cut transitions, quantize none, signal audio, sACN unicast to a receiver thread on 127.0.0.1). "
             "`/lumen/scene/<red|blue>` (alternating, 60-160 ms random gaps) sent over UDP to the engine's OSC port; latency = "
             "`perf_counter` at the receiver when the first sACN packet with the new color arrives minus `perf_counter` "
-            "before `sendto`. `fps` and `pkt/s` are what the engine actually rendered and sent during the samples.\n\n"
-            + table(["show", "samples", "misses", "p50 ms", "p90 ms", "p99 ms", "max ms", "min ms", "fps (rendered)",
-                     "sACN pkt/s"], e2e_rows)  # fmt: skip
-            + "\n\nExpected floor: a command waits for the next frame boundary (the frame thread drains its inbox before "
-            f"each frame), then render + patch + publish, then for the output thread's next send slot. Worst case: one frame "
-            f"period + one output period = {frame_ms:.1f} + {out_ms:.1f} = {frame_ms + out_ms:.1f} ms; on average about half of "
-            f"each. But the frame thread never renders faster than the output rate (min gap = max(period - 5 ms, 1 / rate) "
-            f"= {gap_ms:.1f} ms) and starts a frame only when a new 10 ms audio hop has arrived, so frames come every "
-            f"~{10.0 * -(-gap_ms // 10.0):.0f} ms (see `fps`); and since a frame is then never sooner than one output period "
-            "after the previous send, the output thread sends it at once: the latency is ~ the wait for the next frame "
-            f"(0..{10.0 * -(-gap_ms // 10.0):.0f} ms, uniform) + render/patch/send (~1 ms) + UDP both ways."
+            "before `sendto`; split at the arrival time the OSC server stamps on the command (`Command.t`) and at the frame thread's `OutputThread.publish` of the first frame with the new color (both wrapped for the run). "
+            f"Misses (no new color within 2 s): {misses}. During the samples the engine rendered {info['fps']:.1f} frames/s "
+            f"and sent {info['pkt_rate']:.1f} sACN packets/s.\n\n"
+            + table(["path", "samples", "p50 ms", "p90 ms", "p99 ms", "max ms", "min ms"], e2e_rows)
+            + "\n\nExpected floor: the command waits for the next frame boundary (the frame thread drains its inbox before "
+            "each frame), then evaluate + render + patch + publish (render "
+            f"{info['render_ms']:.2f} ms mean here), then for the output thread's next send slot (it sends at most once per "
+            f"1 / rate after its previous send): at most one frame period + one output period = {frame_ms:.1f} + {out_ms:.1f} "
+            f"= {frame_ms + out_ms:.1f} ms, about half that on average. In practice the frame thread never renders faster "
+            f"than the output rate (min gap = max(period - 5 ms, 1 / rate) = {gap_ms:.1f} ms) and starts a frame only once "
+            f"a new audio hop has arrived, so at {show} it renders ~{info['fps']:.0f} fps (a frame every ~{real_ms:.1f} ms), "
+            "not 60: step 2 is uniform over 0..one real frame period + render. The frame cadence is then only slightly "
+            "slower than the output's 1 / rate, so once a send slips (render jitter, a late audio hop, another process on "
+            "the CPU), the following frames keep waiting for their slot: step 3 is 0..one output period instead of ~0. "
+            f"Bound: {real_ms:.1f} + {out_ms:.1f} + ~1 = ~{real_ms + out_ms + 1:.0f} ms; mean ~{(real_ms + out_ms) / 2 + 1:.0f} ms "
+            "if both waits were uniform."
         )
     if args.no_record:
         print(body)

@@ -24,7 +24,7 @@ import numpy.typing as npt
 from lumen.analysis.analyzer import Analyzer
 from lumen.analysis.base import AnalysisSpec
 from lumen.analysis.beat.neural import NeuralBeatTracker
-from lumen.features import BANDS, IDX
+from lumen.features import BANDS, IDX, SECTIONS
 
 __all__ = ["OFFLINE_ANALYZERS", "AnalysisResult", "analyze_file", "analyze_signal", "load_audio"]
 
@@ -94,8 +94,39 @@ class AnalysisResult:
             "confidence": [[round(float(self.times[k]), 3), round(float(conf[k]), 3)] for k in idx],
             "energy": [[round(float(self.times[k]), 3), round(float(energy[k]), 3)] for k in idx],
             "bands": {"names": list(BANDS), "values": [[round(float(self.times[k]), 3), *(round(float(v), 3) for v in bands[k])] for k in idx]},
+            "mood": self.mood_curve(),
+            "sections": self.sections(),
+            "events": self.events(),
             "cpu_ms_per_s": round(1000.0 * self.cpu_s / max(self.duration_s, 1e-9), 3),
         }
+
+    def mood_curve(self, every_s: float = 0.25) -> list[list[float]]:
+        """``[t, valence, arousal]`` every ``every_s`` seconds (0.5, 0.5 without a mood analyzer)."""
+        step = max(1, int(round(every_s / self.hop_s)))
+        v, a = self.column("valence"), self.column("arousal")
+        return [[round(float(self.times[k]), 3), round(float(v[k]), 3), round(float(a[k]), 3)] for k in range(step - 1, len(self.times), step)]
+
+    def sections(self) -> list[list[Any]]:
+        """``[t, label]`` at the start and at every change of the section label."""
+        codes = self.column("section").astype(int)
+        out: list[list[Any]] = []
+        last = -1
+        for k, c in enumerate(codes):
+            if c != last:
+                out.append([round(float(self.times[k]), 3), SECTIONS[c] if 0 <= c < len(SECTIONS) else "none"])
+                last = c
+        return out
+
+    def events(self) -> list[list[Any]]:
+        """``[t, name]`` of every structure event (section_change, build_start, drop, break), in time order."""
+        out: list[list[Any]] = []
+        names = (("section_change", "section_change"), ("build_start", "build_start"), ("drop", "drop"), ("break_start", "break"))
+        cols = [(label, self.column(field)) for field, label in names]
+        for k in range(len(self.times)):
+            for label, col in cols:
+                if col[k] >= 0.5:
+                    out.append([round(float(self.times[k]), 3), label])
+        return out
 
 
 def load_audio(path: str | Path) -> tuple[npt.NDArray[np.float32], int]:
@@ -188,7 +219,7 @@ def plot(result: AnalysisResult, audio: npt.NDArray[np.float32], path: str | Pat
     import matplotlib.pyplot as plt
 
     mono = audio.mean(axis=1) if audio.ndim == 2 else audio
-    fig, axes = plt.subplots(3, 1, figsize=(12, 6.5), sharex=True, gridspec_kw={"height_ratios": [1.2, 1.2, 1]})
+    fig, axes = plt.subplots(4, 1, figsize=(12, 8.5), sharex=True, gridspec_kw={"height_ratios": [1.2, 1.2, 1, 1]})
     step = max(1, mono.size // 20000)
     tw = np.arange(0, mono.size, step) / result.sr
     axes[0].plot(tw, mono[::step], lw=0.4, color="0.3")
@@ -207,8 +238,26 @@ def plot(result: AnalysisResult, audio: npt.NDArray[np.float32], path: str | Pat
     bpm = result.column("bpm")
     axes[2].plot(result.times, np.where(bpm > 0, bpm, np.nan), color="tab:purple")
     axes[2].set_ylabel("tempo, bpm")
-    axes[2].set_xlabel("time, s")
-    fig.suptitle(title or "lumen analyze: beats (green), downbeats (red)")
+    # Mood trajectory over a ribbon of the sections the structure analyzer reported.
+    ax = axes[3]
+    colors = {"none": "0.92", "intro": "#c6dbef", "verse": "#c7e9c0", "build": "#fdd0a2", "drop": "#fc9272", "break": "#dadaeb", "outro": "#d9d9d9"}
+    secs = result.sections()
+    for i, (t0, label) in enumerate(secs):
+        t1 = secs[i + 1][0] if i + 1 < len(secs) else result.duration_s
+        ax.axvspan(t0, t1, ymin=0.0, ymax=0.12, color=colors.get(label, "0.9"), lw=0)
+        if label != "none":
+            ax.text(t0, 0.02, label, fontsize=7, va="bottom")
+    ax.plot(result.times, result.column("valence"), lw=1.0, color="tab:blue", label="valence")
+    ax.plot(result.times, result.column("arousal"), lw=1.0, color="tab:red", label="arousal")
+    ax.plot(result.times, result.column("novelty"), lw=0.7, color="0.4", alpha=0.7, label="novelty")
+    for t, name in result.events():
+        if name == "drop":
+            ax.axvline(t, color="tab:red", lw=1.5, ls="--")
+    ax.set_ylim(0, 1.05)
+    ax.set_ylabel("mood, sections")
+    ax.legend(loc="upper right", fontsize=7)
+    axes[3].set_xlabel("time, s")
+    fig.suptitle(title or "lumen analyze: beats (green), downbeats (red); mood and sections")
     fig.tight_layout()
     fig.savefig(str(path), dpi=110)
     plt.close(fig)
