@@ -106,6 +106,11 @@ def _parser() -> argparse.ArgumentParser:
         help="also train on N excerpts of recorded songs (Debian fretsonfire-songs-*; default: as shipped, 0)",
     )
 
+    tm = tr_sub.add_parser("mood", help="the mood model (reproduces the shipped weights with the defaults)")
+    tm.add_argument("--out", type=Path, default=None, help="output folder (default: the package's weights folder)")
+    tm.add_argument("--seed", type=int, default=1, help="random seed (default: the shipped weights' seed, 1)")
+    tm.add_argument("--workers", type=int, default=2, help="processes for data generation (default 2)")
+
     b = sub.add_parser("bench", help="run benchmarks (tables printed, figures appended to benchmarks/RESULTS.md)")
     b.add_argument("names", nargs="*", help="benchmark names (default: all); see benchmarks/")
     b.add_argument("--quick", action="store_true", help="a short smoke pass")
@@ -436,8 +441,18 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    """`lumen train beat`: build the data set, train, write weights and their configuration."""
+    """`lumen train beat|mood`: build the data set, train, write weights and their configuration."""
     import dataclasses
+
+    if args.model == "mood":
+        from lumen.analysis.mood import WEIGHTS_DIR as MOOD_DIR
+        from lumen.analysis.train.mood import train_mood
+
+        out = args.out or MOOD_DIR
+        meta = train_mood(out, args.seed, workers=args.workers, progress=True)
+        print(f"lumen train mood: wrote {out}; validation loss {meta['loss_val']}, {meta['n_params']} parameters, "
+              f"{meta['seconds_total']:.0f} s")
+        return EXIT_OK
 
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 

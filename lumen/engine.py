@@ -108,7 +108,7 @@ class ListenSpec:
     seconds: float | None = None
     realtime_pace: bool = True
     loop_file: bool = False
-    analyzers: tuple[str, ...] = ("levels", "onset", "beat")
+    analyzers: tuple[str, ...] = ("levels", "onset", "beat", "mood", "structure")
     tempo_min_bpm: float = 70.0
     tempo_max_bpm: float = 180.0
 

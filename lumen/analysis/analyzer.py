@@ -18,12 +18,14 @@ from lumen.analysis import levels as _levels  # noqa: F401
 from lumen.analysis.base import AnalysisSpec, HopAnalyzer, HopContext, analyzers
 from lumen.analysis.beat import neural as _neural  # noqa: F401
 from lumen.analysis.beat import tracker as _tracker  # noqa: F401
+from lumen.analysis import mood as _mood  # noqa: F401
+from lumen.analysis import structure as _structure  # noqa: F401
 from lumen.analysis.frontend import Frontend
 from lumen.features import IDX, new_vector
 
 #: The default chain: levels and onsets, then the neural beat tracker ("beat"). The baseline
 #: autocorrelation tracker stays registered as "tempo" (it reads onset, so run it after "onset").
-DEFAULT_ANALYZERS: tuple[str, ...] = ("levels", "onset", "beat")
+DEFAULT_ANALYZERS: tuple[str, ...] = ("levels", "onset", "beat", "mood", "structure")
 
 
 class Analyzer:

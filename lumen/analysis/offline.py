@@ -29,7 +29,7 @@ from lumen.features import BANDS, IDX, SECTIONS
 __all__ = ["OFFLINE_ANALYZERS", "AnalysisResult", "analyze_file", "analyze_signal", "load_audio"]
 
 #: The chain `lumen analyze` runs.
-OFFLINE_ANALYZERS: tuple[str, ...] = ("levels", "onset", "beat")
+OFFLINE_ANALYZERS: tuple[str, ...] = ("levels", "onset", "beat", "mood", "structure")
 #: Tempo range of offline analysis, BPM.
 TEMPO_RANGE_BPM: tuple[float, float] = (55.0, 215.0)
 

@@ -180,7 +180,7 @@ class AnalysisConfig(_Model):
     """Which analyzers run, and their shared settings."""
 
     analyzers: tuple[Annotated[str, Field(min_length=1)], ...] = Field(
-        default=("levels", "onset", "beat"),
+        default=("levels", "onset", "beat", "mood", "structure"),
         min_length=1,
         strict=False,  # YAML gives a list; a list is the natural input for a tuple here
         description=(

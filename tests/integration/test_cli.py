@@ -38,6 +38,6 @@ def test_validate_ok_and_bad(tmp_path: Path) -> None:
 
 def test_plugins_and_devices_list_what_exists() -> None:
     p = run("plugins")
-    assert p.returncode == 0 and "levels, onset, tempo" in p.stdout and "sacn" in p.stdout
+    assert p.returncode == 0 and "analyzers: beat, levels, mood, onset, structure, tempo" in p.stdout and "sacn" in p.stdout
     d = run("devices")
     assert d.returncode == 0 and "audio devices:" in d.stdout and "lo  127.0.0.1" in d.stdout

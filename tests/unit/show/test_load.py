@@ -105,7 +105,7 @@ def test_minimal_file_loads_with_defaults() -> None:
     assert cfg.audio == AudioConfig()
     assert cfg.audio.source == "signal" and cfg.audio.sr == 48000 and cfg.audio.blocksize == 256
     assert cfg.audio.signal == SignalConfig(bpm=124.0, swing=0.0, seed=1, key=9, mode="minor")
-    assert cfg.analysis.analyzers == ("levels", "onset", "beat")
+    assert cfg.analysis.analyzers == ("levels", "onset", "beat", "mood", "structure")
     assert (cfg.analysis.tempo_min_bpm, cfg.analysis.tempo_max_bpm) == (70.0, 180.0)
     assert cfg.scene == SceneConfig(shader="pulse.fs", params={})
     assert cfg.render == RenderConfig(fps=60.0, width=None, height=None)
