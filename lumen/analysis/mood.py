@@ -51,7 +51,6 @@ core.
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,7 +60,7 @@ import numpy as np
 import numpy.typing as npt
 
 from lumen.analysis.base import AnalysisSpec, HopAnalyzer, HopContext, analyzers
-from lumen.analysis.beat.model import mel_matrix
+from lumen.analysis.beat.model import load_checkpoint, mel_matrix
 from lumen.features import IDX
 
 if TYPE_CHECKING:
@@ -460,17 +459,7 @@ def load_weights(path: Path | None = None) -> tuple[torch.nn.Module, dict[str, A
     RuntimeError
         The state dict does not match the model.
     """
-    import torch
-
-    wpath = path or WEIGHTS_DIR / WEIGHTS_FILE
-    cpath = wpath.with_suffix(".json")
-    meta: dict[str, Any] = json.loads(cpath.read_text()) if cpath.exists() else {}
-    cfg = MoodModelConfig(**meta.get("model", {}))
-    model = build_model(cfg)
-    state = torch.load(wpath, map_location="cpu", weights_only=True)
-    model.load_state_dict(state, strict=True)
-    model.eval()
-    return model, meta
+    return load_checkpoint(path or WEIGHTS_DIR / WEIGHTS_FILE, lambda model_cfg: build_model(MoodModelConfig(**model_cfg)))
 
 
 class MoodMLP:

@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
@@ -225,13 +226,21 @@ def load_weights(path: Path | None = None) -> tuple[torch.nn.Module, dict[str, A
     RuntimeError
         The state dict does not match the model.
     """
+    return load_checkpoint(path or WEIGHTS_DIR / WEIGHTS_FILE, lambda model_cfg: build_model(ModelConfig(**model_cfg)))
+
+
+def load_checkpoint(wpath: Path, build: Callable[[dict[str, Any]], torch.nn.Module]) -> tuple[torch.nn.Module, dict[str, Any]]:
+    """Load shipped weights and the training configuration stored beside them (``.json``).
+
+    ``build`` makes the model from the configuration's ``model`` section; the state dict is
+    loaded with ``weights_only=True`` (no pickled code) and ``strict=True``, and the model is
+    put in eval mode. Shared by every lumen model.
+    """
     import torch
 
-    wpath = path or WEIGHTS_DIR / WEIGHTS_FILE
     cpath = wpath.with_suffix(".json")
     meta: dict[str, Any] = json.loads(cpath.read_text()) if cpath.exists() else {}
-    cfg = ModelConfig(**meta.get("model", {}))
-    model = build_model(cfg)
+    model = build(meta.get("model", {}))
     state = torch.load(wpath, map_location="cpu", weights_only=True)
     model.load_state_dict(state, strict=True)
     model.eval()
