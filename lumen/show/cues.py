@@ -230,7 +230,6 @@ class Director:
         self._cue_bar = 0
         self._rotation = [0] * len(self.rules)
         self.n_fired: dict[str, int] = {}
-        self._env: dict[str, float] = {}
 
     # ------------------------------------------------------------------ manual
 
@@ -316,7 +315,7 @@ class Director:
             return None
         if bars - self._last_auto_bar < self.min_bars and self._last_auto_bar >= 0:
             return None
-        values = env if env is not None else self._features_env(f)
+        values = env if env is not None else f.scalars()
         for i, rule in enumerate(self.rules):
             if rule.on is not None:
                 if event is None:
@@ -356,14 +355,6 @@ class Director:
         self._cue_bar = bars
         a = _cue_action(cue, reason)
         return Action(a.scene, a.transition, rule.quantize or a.quantize, a.cue, reason)
-
-    def _features_env(self, f: Features) -> dict[str, float]:
-        env = self._env
-        for name in FEATURE_NAMES:
-            v = getattr(f, name, None)
-            if isinstance(v, (int, float)):
-                env[name] = float(v)
-        return env
 
 
 def build_director(cfg: Any) -> Director:

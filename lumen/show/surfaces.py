@@ -19,7 +19,6 @@ import time
 from collections.abc import Callable
 from typing import Any, Final
 
-from lumen.control.commands import Command
 from lumen.control.hub import ControlHub
 from lumen.errors import LumenError
 from lumen.features import Features
@@ -189,10 +188,6 @@ class ControlSurfaces:
 
             ss = build_scene_set(cfg)
             self.osc.set_names(list(ss.names), {n: list(ss.nodes(n)) for n in ss.names})
-
-    def post(self, cmd: Command) -> None:
-        """Deliver a command as a surface would."""
-        self.hub.post(cmd)
 
     def snapshot(self) -> dict[str, Any]:
         """Counters of every running surface, the hub's command counts and the tempo source."""
