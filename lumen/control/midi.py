@@ -876,10 +876,10 @@ class MidiInput(threading.Thread):
                     present = False
             if present:
                 return
-            self._bump("midi_port_lost")
             log.warning("MIDI input %r disappeared; retrying every %g s", self.port_name, self.retry_s)
             port, self._port = self._port, None
             self.port_name = None
+            self._bump("midi_port_lost")  # after the state changed: a reader of the counter sees it
             if self.api == "UNIX_JACK" and _jack_server_id() != self._server_id:
                 # Closing a client of a dead JACK server unregisters ports of the *new* server
                 # with the same ids (libjack reuses them) and later crashes: keep it, unclosed.
