@@ -15,8 +15,9 @@ analyzer) and scores:
   verse mid, build rising, drop high);
 * **bad input**: silence, white noise, speech-like bursts and a sustained tone must give no
   drop, section none, no NaN;
-* **cost**: the structure analyzer's time per hop (p50/p99 µs) next to the whole chain's, as a
-  share of the 10 ms hop budget.
+* **cost**: the time per hop (p50/p99 µs) of each analyzer after the beat tracker (mood,
+  structure), their sum (what this layer adds on top of the beat tracker) and the whole chain,
+  as shares of one core (a 10 ms hop budget).
 
 It also runs the chain over the real recordings of ``shared/data/beats`` (game music and
 piano, 30 s each: no ground truth for sections, so it reports what it found) and writes one
@@ -36,13 +37,13 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import record, table  # noqa: E402
+from _common import record, table, weights_line  # noqa: E402
 
 import lumen.analysis.structure  # noqa: E402,F401  (registers "structure")
 from lumen.analysis.analyzer import Analyzer  # noqa: E402
 from lumen.analysis.base import AnalysisSpec, analyzers  # noqa: E402
 from lumen.analysis.offline import analyze_signal, load_audio  # noqa: E402
-from lumen.audio.music import MusicGenerator, MusicParams, Section  # noqa: E402
+from lumen.audio.music import SECTION_INTENSITY, MusicGenerator, MusicParams, Section  # noqa: E402
 from lumen.features import IDX, SECTIONS  # noqa: E402
 
 try:  # the mood analyzer is written in parallel; use it when it is there
@@ -97,8 +98,9 @@ SONGS: tuple[tuple[int, int, float, int, str, float], ...] = (
     (3, 309, 129.0, 4, "minor", 0.1),
     (4, 310, 114.0, 7, "major", 0.0),
 )
-#: Known intensity of each section (for the arousal correlation).
-INTENSITY = {"intro": 1.0, "break": 1.0, "outro": 1.5, "verse": 2.0, "build": 2.5, "drop": 3.0}
+#: Known intensity of each section (for the arousal correlation): intro/break 1, outro 1.5,
+#: verse 2, build 2.5 (its mean: it rises from 2 to 3), drop 3.
+INTENSITY = SECTION_INTENSITY
 
 
 def f_measure(est: list[float], ref: list[float], tol: float) -> tuple[float, float, float]:
@@ -199,30 +201,45 @@ def bad_inputs(seconds: float) -> list[list[object]]:
     return rows
 
 
-def cost(seconds: float) -> tuple[float, float, float, float]:
-    """Per-hop µs of the structure analyzer and of the whole chain (p50, p99)."""
+def cost(seconds: float) -> list[list[object]]:
+    """Per-hop µs (p50, p99) of each analyzer after the beat tracker, their sum, and the whole chain."""
     gen = MusicGenerator(MusicParams(bpm=126.0, seed=111, arrangement=ARRANGEMENTS[0]), sr=48000)
     x = gen.render_seconds(seconds)
     an = Analyzer(AnalysisSpec.for_rate(48000), CHAIN)
-    st = an.chain[-1]
     h = an.spec.hop_length
     n = x.shape[0] // h
-    st_us = np.zeros(n)
+    first = CHAIN.index("beat") + 1
+    extra = list(zip(CHAIN[first:], an.chain[first:], strict=True))
+    us = np.zeros((len(extra), n))
     all_us = np.zeros(n)
-    orig = st.process
+    last = np.zeros(len(extra))
 
-    def timed(ctx: Any, vec: Any) -> None:
-        c0 = time.perf_counter()
-        orig(ctx, vec)
-        timed.dt = time.perf_counter() - c0  # type: ignore[attr-defined]
+    def wrap(j: int, orig: Any) -> Any:
+        def timed(ctx: Any, vec: Any) -> None:
+            c0 = time.perf_counter()
+            orig(ctx, vec)
+            last[j] = time.perf_counter() - c0
 
-    st.process = timed  # type: ignore[method-assign]
+        return timed
+
+    for j, (_, a) in enumerate(extra):
+        a.process = wrap(j, a.process)  # type: ignore[method-assign]
     for i in range(n):
         c0 = time.perf_counter()
         an.process(x[i * h : (i + 1) * h], (i + 1) * h / 48000)
         all_us[i] = 1e6 * (time.perf_counter() - c0)
-        st_us[i] = 1e6 * timed.dt  # type: ignore[attr-defined]
-    return (float(np.percentile(st_us, 50)), float(np.percentile(st_us, 99)), float(np.percentile(all_us, 50)), float(np.percentile(all_us, 99)))
+        us[:, i] = 1e6 * last
+    rows: list[list[object]] = []
+
+    def row(what: str, v: np.ndarray) -> None:
+        p50 = float(np.percentile(v, 50))
+        rows.append([what, p50, float(np.percentile(v, 99)), f"{100 * p50 / 10000:.2f} %"])
+
+    for j, (name, _) in enumerate(extra):
+        row(f"{name} analyzer", us[j])
+    row(" + ".join(name for name, _ in extra) + " (on top of the beat tracker)", us.sum(axis=0))
+    row("whole chain (" + ", ".join(CHAIN) + ")", all_us)
+    return rows
 
 
 def real_files(limit: int, out_dir: Path) -> list[list[object]]:
@@ -297,7 +314,14 @@ def main(argv: list[str] | None = None) -> int:
         sum(s["false"] for s in songs), f"{np.median(all_errs):.0f} (p90 {np.percentile(all_errs, 90):.0f})" if all_errs.size else "-",
         f"{np.mean([a for s in songs for a in s['ahead']]):.1f}",
     ])
-    body = "Held-out generated songs, full causal chain `" + ", ".join(CHAIN) + "` (22.05 kHz):\n\n"
+    import lumen.analysis.beat.model as bm
+
+    wfiles = [bm.WEIGHTS_DIR / bm.WEIGHTS_FILE]
+    if HAS_MOOD:
+        import lumen.analysis.mood as mm
+
+        wfiles.append(mm.WEIGHTS_DIR / mm.WEIGHTS_FILE)
+    body = weights_line(*wfiles) + "Held-out generated songs, full causal chain `" + ", ".join(CHAIN) + "` (22.05 kHz):\n\n"
     body += table(["song", "boundary F (±1 bar)", "P", "R", "drops on the right beat", "false drops", "drop |error| ms, median", "build_start, bars ahead of drop"], rows)
     if HAS_MOOD:
         from scipy.stats import spearmanr
@@ -310,10 +334,7 @@ def main(argv: list[str] | None = None) -> int:
         body += f"\n\n(no mood metrics: {MOOD_NOTE})"
     body += "\n\nBad input (20 s each):\n\n" + table(["input", "drops", "share of hops not 'none'", "all finite"], bad_inputs(10.0 if args.quick else 20.0))
     c = cost(20.0 if args.quick else 60.0)
-    body += "\n\nCost per 10 ms hop at 48 kHz:\n\n" + table(
-        ["what", "p50 µs", "p99 µs", "p50 share of a core"],
-        [["structure analyzer", c[0], c[1], f"{100 * c[0] / 10000:.2f} %"], ["whole chain (" + ", ".join(CHAIN) + ")", c[2], c[3], f"{100 * c[2] / 10000:.2f} %"]],
-    )
+    body += "\n\nCost per 10 ms hop at 48 kHz:\n\n" + table(["what", "p50 µs", "p99 µs", "p50 share of a core"], c)
     real = real_files(3 if args.quick else 8, args.out)
     body += f"\n\nReal recordings (`shared/data/beats`, no section ground truth; plots in `{args.out}`):\n\n" + table(
         ["file", "section changes", "drops", "sections (share of time)", "all finite"], real

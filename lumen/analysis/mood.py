@@ -6,30 +6,32 @@ What the mood model was trained on, and what it can and cannot tell
 ---------------------------------------------------------------------
 There is no mood data set behind it. The model (a 4 300-parameter MLP) was trained only on
 audio that lumen generates itself, where the labels are known by construction
-(`lumen.analysis.train.mood`, about 5 hours): 450 General MIDI pieces from
+(`lumen.analysis.train.mood`, about 7 hours of audio): 450 General MIDI pieces from
 `lumen.analysis.train.compose` (18 styles, random keys, major or natural minor; some made
 softer, sparser or louder on purpose) rendered with FluidSynth and the FluidR3 GM soundfont,
-100 excerpts of lumen's own generated dance music (`lumen.audio.music`: intro, verse, build,
-drop, break and outro sections) and 70 clips of non-music (white and pink noise, speech-like
-bursts, sustained tones), with random EQ, reverb, noise and gain.
+200 excerpts of lumen's own generated dance music (`lumen.audio.music`: intro, verse, build,
+drop, break and outro sections, ten chord loops per mode) and 70 clips of non-music (white and
+pink noise, speech-like bursts, sustained tones), with random EQ, reverb, noise and gain.
 
 * **valence** is, in effect, *major versus minor*: towards 1 for music in a major key,
   towards 0 in a minor key, judged from the last ~10 s of a key-independent chroma and bass
-  chroma. On held-out generated music (unseen seeds) it gets the mode right for about 3 pieces
-  in 4: MIDI pieces 76 % when played only by instruments never heard in training (82 % with
-  the training instruments), dance songs 80 % (87 % of those that are not the ambiguous loop
-  below). That is short of the 85 % we aimed for. It knows
-  nothing of lyrics, timbre, culture or irony (happy-sounding minor dance music reads as
-  low valence), was never shown atonal, modal or non-Western music, and cannot tell a major
-  song from its relative minor when the music gives no tonal center: a vi-IV-I-V loop is the
-  same chords as i-VI-III-VII. Sparse, quiet pieces are the hardest (about 65 %).
+  chroma. On held-out generated music (unseen seeds): all 10 of the benchmark's dance songs
+  (`benchmarks/mood_structure.py`) and all 8 dance songs of the training-side evaluation
+  (`evaluate`, seed 1000); MIDI pieces 80 % when played only by instruments never heard in
+  training. It knows nothing of lyrics, timbre, culture or irony (happy-sounding minor dance
+  music reads as low valence), was never shown atonal, modal or non-Western music, and
+  cannot tell a major song from its relative minor when the music gives no tonal center (a
+  vi-IV-I-V loop is the same chords as i-VI-III-VII; lumen's generator avoids such loops
+  for its labels, real songs do not). Sparse, quiet pieces are the hardest.
 * **arousal** is *how much is going on*: how many instruments and onsets, how loud relative to
-  the last minute or so, how bright. Its labels come from the arrangement (a drop with kick,
-  clap, hats, bass and lead is high; a break with pads alone is low) and from tempo, note
-  density and velocity of the MIDI pieces. Held out, the section means of dance songs rank
-  like their known intensity (Spearman 0.84 pooled over 20 songs, median 0.89 per song); for
-  MIDI pieces it follows the construction formula less well (Spearman about 0.6). It is a
-  relative, within-a-set measure more than an absolute one: it does not know "calm" genres.
+  the last minute or so, how bright. Its labels come from the arrangement (the section
+  intensity of `lumen.audio.music.SECTION_INTENSITY`: a drop with kick, clap, hats, bass and
+  lead is high; a break with pads alone is low) and from tempo, note density and velocity of
+  the MIDI pieces. Held out, the section means of dance songs rank like their known intensity
+  (Spearman 0.86 on the benchmark's 10 songs; 0.96 pooled, 0.98 median per song, in the
+  training-side evaluation); for MIDI pieces it follows the construction formula less well
+  (Spearman about 0.5). It is a relative, within-a-set measure more than an absolute one: it
+  does not know "calm" genres.
 * **mood_confidence** is near 0 in silence, noise, speech-like bursts and single sustained
   tones, and there valence and arousal return to 0.5; on music it rises over the first few
   seconds (the model gives no answer for the first 2 s of sound).
@@ -39,7 +41,7 @@ How it works
 Per 10 ms hop the analyzer folds cheap statistics of the chain's spectrum into running means
 of a few seconds: 16 log-mel band levels, spectral flux, onset rate, flatness, loudness and its
 spread (`MoodStats`). Every 10 hops it takes its own 16384-sample (~0.34 s) spectrum for a
-12-bin chroma and a 12-bin bass chroma (30-250 Hz) with broadband energy (drums, noise)
+12-bin chroma and a 12-bin bass chroma (62-250 Hz) with broadband energy (drums, noise)
 subtracted, averaged over ~8 s. Every 25 hops (0.25 s) it turns all of it into a 54-number
 summary (`MoodStats.summary`; both chromas are rotated to their best-fitting diatonic key
 signature, so no absolute key reaches the model) and runs the MLP in numpy (`MoodMLP`). The
@@ -91,8 +93,11 @@ MEL_FMIN_HZ: Final[float] = 40.0
 MEL_FMAX_HZ: Final[float] = 12000.0
 #: Frequency range of the chroma, Hz.
 CHROMA_FMIN_HZ: Final[float] = 80.0
-#: Frequency range of the bass chroma (chord roots, which carry the tonal center), Hz.
-BASS_FMIN_HZ: Final[float] = 30.0
+#: Frequency range of the bass chroma (chord roots, which carry the tonal center), Hz. It
+#: starts above where kick drums ring out (45-60 Hz): a tuned kick is a steady pitch class of
+#: its own, unrelated to the key, and it outweighed the bass line; the bass's harmonics above
+#: 62 Hz still name its notes.
+BASS_FMIN_HZ: Final[float] = 62.0
 BASS_FMAX_HZ: Final[float] = 250.0
 CHROMA_FMAX_HZ: Final[float] = 5000.0
 #: Time constants of the running statistics and of the chroma, s.

@@ -60,6 +60,12 @@ F32 = npt.NDArray[np.float32]
 #: Section labels understood by the arrangement (the same vocabulary as `lumen.features`).
 SECTION_LABELS: Final[tuple[str, ...]] = ("intro", "verse", "build", "drop", "break", "outro")
 
+#: Intended energy of each section, 1 (calm) to 3 (peak), as a lighting designer reads the
+#: arrangement: the known intensity curve the mood model's arousal is trained and scored
+#: against. A build rises through its length from a verse's 2 to a drop's 3 (2.5 on average;
+#: see `intensity_at`).
+SECTION_INTENSITY: Final[dict[str, float]] = {"intro": 1.0, "break": 1.0, "outro": 1.5, "verse": 2.0, "build": 2.5, "drop": 3.0}
+
 #: Instrument names, for `MusicParams.mute` and `MusicGenerator.onset_times`.
 INSTRUMENTS: Final[tuple[str, ...]] = (
     "kick", "clap", "snare", "hat", "open_hat", "crash", "bass", "lead", "pad", "riser",
@@ -71,10 +77,12 @@ HIT_INSTRUMENTS: Final[tuple[str, ...]] = INSTRUMENTS[:8]
 _MAJOR: Final[tuple[int, ...]] = (0, 2, 4, 5, 7, 9, 11)
 _MINOR: Final[tuple[int, ...]] = (0, 2, 3, 5, 7, 8, 10)
 
-# Progressions as 0-based scale degrees, one chord per `_Song.chord_bars` bars.
+# Progressions as 0-based scale degrees, one chord per `_Song.chord_bars` bars. Every loop
+# states its mode: it starts on the tonic chord and none is a rotation of a loop of the other
+# mode (vi-IV-I-V in C major is i-VI-III-VII in A minor: the same chords, no mode to hear).
 _PROGRESSIONS: Final[dict[str, tuple[tuple[int, ...], ...]]] = {
-    "minor": ((0, 5, 2, 6), (0, 6, 5, 6), (0, 3, 5, 4), (0, 5, 3, 4), (0, 3, 6, 2)),
-    "major": ((0, 4, 5, 3), (5, 3, 0, 4), (0, 5, 3, 4), (0, 3, 4, 3), (3, 0, 4, 5)),
+    "minor": ((0, 5, 6, 0), (0, 6, 5, 6), (0, 3, 5, 4), (0, 5, 3, 4), (0, 3, 4, 0)),
+    "major": ((0, 4, 5, 3), (0, 3, 0, 4), (0, 5, 3, 4), (0, 3, 4, 3), (0, 4, 3, 4)),
 }
 
 # Bass patterns per beat: (16th step, length in 16ths, octave up).
@@ -348,7 +356,8 @@ def _make_song(params: MusicParams) -> _Song:
     sevenths = bool(rng.random() < 0.5)
     chords = []
     for degree in prog:
-        n_tones = 4 if sevenths else 3
+        # no seventh on the minor VII: VII7 is the dominant seventh of the relative major
+        n_tones = 4 if sevenths and not (params.mode == "minor" and degree == 6) else 3
         pcs = [(params.key + scale[(degree + 2 * m) % 7]) % 12 for m in range(n_tones)]
         root = pcs[0]
         bass = 28 + (root - 28) % 12  # E1..D#2
@@ -1039,6 +1048,28 @@ class MusicGenerator:
         g = self._grid.bar_at(t_s)
         return self._grid.labels[self._grid.section_of_bar[g % self._grid.n_bars]]
 
+    def intensity_at(self, t_s: npt.ArrayLike) -> F64:
+        """Known intensity (`SECTION_INTENSITY`, 1..3) at each time in ``t_s``.
+
+        A build ramps linearly from 2 at its first bar to 3 at its end; every other section is
+        flat. Times past the end of a non-looping song take the last section's value.
+        """
+        t = np.atleast_1d(np.asarray(t_s, dtype=np.float64))
+        until = float(t.max()) + 1e-6 if t.size else 0.0
+        # one pass more than asked, so the section holding the last time has a known end
+        secs = self.sections(until + self.song_duration_s)
+        starts = np.array([s for s, _ in secs] + [np.inf])
+        if not self.params.loop:
+            starts[-1] = max(self.song_duration_s, until)
+        k = np.clip(np.searchsorted(starts, t, side="right") - 1, 0, len(secs) - 1)
+        out = np.array([SECTION_INTENSITY[secs[i][1]] for i in k], dtype=np.float64)
+        build = np.array([secs[i][1] == "build" for i in k], dtype=bool)
+        if build.any():
+            t0, t1 = starts[k[build]], starts[k[build] + 1]
+            frac = np.clip((t[build] - t0) / np.maximum(t1 - t0, 1e-9), 0.0, 1.0)
+            out[build] = 2.0 + frac
+        return out
+
     def tempo_at(self, t_s: float) -> float:
         """Tempo at ``t_s``, in bpm (the last bar's tempo once a non-loop song has ended)."""
         if t_s < 0:
@@ -1289,6 +1320,7 @@ __all__ = [
     "DEFAULT_ARRANGEMENT",
     "HIT_INSTRUMENTS",
     "INSTRUMENTS",
+    "SECTION_INTENSITY",
     "SECTION_LABELS",
     "MusicGenerator",
     "MusicParams",

@@ -33,7 +33,9 @@ STYLES: tuple[str, ...] = (
 
 _MAJOR = (0, 2, 4, 5, 7, 9, 11)
 _MINOR = (0, 2, 3, 5, 7, 8, 10)
-_PROGS = ((0, 4, 5, 3), (0, 5, 3, 4), (0, 3, 4, 0), (0, 3, 0, 4), (5, 3, 0, 4), (0, 1, 4, 0), (0, 5, 1, 4), (0, 6, 3, 4))
+# Chord loops as scale degrees, each starting on the tonic so the piece states its mode (the
+# mood model learns major/minor from these; vi-IV-I-V would be i-VI-III-VII of the relative minor).
+_PROGS = ((0, 4, 5, 3), (0, 5, 3, 4), (0, 3, 4, 0), (0, 3, 0, 4), (0, 4, 3, 4), (0, 1, 4, 0), (0, 5, 1, 4), (0, 6, 3, 4))
 
 # General MIDI drum keys.
 KICK, RIM, SNARE, CLAP, HAT, PEDAL, OPEN, CRASH, RIDE = 36, 37, 38, 39, 42, 44, 46, 49, 51

@@ -11,9 +11,9 @@ There is no mood data set to download, so every label is known by construction:
   (note velocity times channel volume). To spread arousal on purpose, some pieces are made
   *soft* (velocities scaled down), *sparse* (drums removed, notes thinned) or *loud*.
 * **Dance clips** (`lumen.audio.music`): valence is the song's mode; arousal follows the
-  arrangement: each section's intensity is how much of the band plays in it (the sum of the
-  section's kick, clap, hat, open hat, bass and lead levels in ``lumen.audio.music``, plus a
-  little for a snare roll and riser), relative to a drop, smoothed causally like the features.
+  arrangement's known intensity curve (`lumen.audio.music.SECTION_INTENSITY`: intro and break
+  calm, outro a little more, verse in the middle, a build rising from verse to drop level, the
+  drop at the peak), smoothed causally like the features.
 * **Non-music clips**: white and pink noise, speech-like bursts (band-passed noise, or a
   gliding harmonic "voice" with breath noise), single sustained tones (pure or with harmonics, with or without vibrato) and tones over noise. They
   teach the model's third output, music-ness, which gates the confidence; their valence and
@@ -57,8 +57,9 @@ from lumen.analysis.mood import (
 from lumen.analysis.train.beat import _render_midi, augment, find_soundfont
 from lumen.analysis.train.compose import compose
 from lumen.analysis.train.midi import Track
+from lumen.audio.music import SECTION_INTENSITY
 
-__all__ = ["HELD_OUT_PROGRAMS", "MoodClip", "MoodTrainConfig", "evaluate", "make_clip", "make_dataset", "section_intensity", "train_mood"]
+__all__ = ["HELD_OUT_PROGRAMS", "MoodClip", "MoodTrainConfig", "evaluate", "make_clip", "make_dataset", "train_mood"]
 
 F32 = npt.NDArray[np.float32]
 
@@ -75,7 +76,7 @@ class MoodTrainConfig:
 
     seed: int = 1
     n_midi: int = 450
-    n_dance: int = 100
+    n_dance: int = 200
     n_noise: int = 70
     midi_s: float = 24.0
     dance_s: float = 70.0
@@ -108,16 +109,6 @@ class MoodClip:
     m: F32
     kind: str
     info: dict[str, Any]
-
-
-def section_intensity(label: str) -> float:
-    """Known intensity (0..1) of a `lumen.audio.music` section: how much of the band plays."""
-    from lumen.audio.music import _STYLES
-
-    def total(s: Any) -> float:
-        return float(s.kick + s.clap + s.hat + s.open_hat + s.bass + s.lead + 0.5 * s.roll + 0.5 * s.riser)
-
-    return total(_STYLES[label]) / total(_STYLES["drop"])
 
 
 def stream_features(audio: F32, sr: int) -> tuple[F32, npt.NDArray[np.int64]]:
@@ -305,8 +296,7 @@ def make_clip(kind: str, index: int, seed: int, clip_s: float, sf2: str, held_ou
         hop_s = AnalysisSpec.for_rate(sr).hop_s
         n_hops = audio.shape[0] // AnalysisSpec.for_rate(sr).hop_length
         t = (np.arange(n_hops) + 1) * hop_s
-        inten = np.array([section_intensity(gen.section_at(float(tt))) for tt in t[::10]])
-        inten = np.repeat(inten, 10)[:n_hops]
+        inten = (gen.intensity_at(t) - 1.0) / 2.0  # the known intensity curve, 0..1
         # causal smoothing with the features' time constant
         a = 1.0 - math.exp(-hop_s / STATS_TAU_S)
         sm = signal.lfilter([a], [1.0, a - 1.0], inten, zi=[inten[0] * (1 - a)])[0]
@@ -496,7 +486,7 @@ def evaluate(seed: int = 1000, n_midi: int = 40, n_dance: int = 8, *, workers: i
     -------
     dict
         ``valence_acc`` (major/minor, per clip, mean valence over the clip's second half);
-        ``arousal_spearman_dance`` (section-mean arousal vs `section_intensity`, pooled);
+        ``arousal_spearman_dance`` (section-mean arousal vs `SECTION_INTENSITY`, pooled);
         ``arousal_spearman_dance_per_song`` (median over songs); ``arousal_spearman_midi``
         (clip-mean arousal vs the construction formula); and the raw numbers.
     """
@@ -552,7 +542,7 @@ def _eval_one(job: tuple[str, int, int, float, bool]) -> dict[str, Any]:
         sel = (t >= t0 + 3.0) & (t < t1)  # skip the first 3 s: the statistics need time
         if sel.sum() > 10:
             sa.append(float(v[sel, IDX["arousal"]].mean()))
-            si.append(section_intensity(label))
+            si.append(SECTION_INTENSITY[label])
     half = v[v.shape[0] // 4 :]
     val = float(half[:, IDX["valence"]].mean())
     major = gen.params.mode == "major"

@@ -83,16 +83,22 @@ def test_chroma_weights_cover_every_pitch_class(sr: int) -> None:
 VERSE = (Section("verse", 16),)
 
 
-# Seeds whose progression is not the one chord loop both modes share (the major vi-IV-I-V and
-# the minor i-VI-III-VII of `lumen.audio.music` are the same chords, so no listener could tell).
-@pytest.mark.parametrize(("seed", "key"), [(0, 0), (3, 7), (15, 2)])
-def test_major_and_minor_songs_separate(seed: int, key: int) -> None:
-    major = run(song("major", seed, key, VERSE, 20.0))
-    minor = run(song("minor", seed, key, VERSE, 20.0))
-    v_major = major[1000:, 0].mean()
-    v_minor = minor[1000:, 0].mean()
-    assert v_major > 0.5 > v_minor, (v_major, v_minor)
-    assert major[-1, 2] > 0.3 and minor[-1, 2] > 0.3
+def test_major_and_minor_songs_separate() -> None:
+    # A population, not hand-picked songs: six seeds (each its own chord loop and arrangement)
+    # in six keys round the circle of fifths, each rendered major and minor. The model is a
+    # listener, not a rule, so a song may land on the wrong side; most must not.
+    right, gap = 0, []
+    for seed in range(6):
+        key = (7 * seed) % 12
+        major = run(song("major", seed, key, VERSE, 20.0))
+        minor = run(song("minor", seed, key, VERSE, 20.0))
+        v_major = major[1000:, 0].mean()
+        v_minor = minor[1000:, 0].mean()
+        right += int(v_major > 0.5) + int(v_minor < 0.5)
+        gap.append(v_major - v_minor)
+        assert major[-1, 2] > 0.3 and minor[-1, 2] > 0.3
+    assert right >= 10, (right, gap)
+    assert float(np.mean(gap)) > 0.4, gap
 
 
 def test_drop_is_more_aroused_than_break() -> None:

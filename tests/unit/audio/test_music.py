@@ -11,7 +11,9 @@ import soundfile
 from scipy import signal
 
 from lumen.audio.music import (
+    _PROGRESSIONS,
     INSTRUMENTS,
+    SECTION_INTENSITY,
     MusicGenerator,
     MusicParams,
     Section,
@@ -190,6 +192,32 @@ def test_sections_match_the_arrangement() -> None:
     assert gen.section_at(2.5 * bar_s) == "verse"
     assert gen.section_at(9.5 * bar_s) == "outro"
     assert gen.sections(2 * bar_s) == got[:1]  # the window end is exclusive
+
+
+def test_intensity_is_flat_per_section_and_a_build_rises_to_the_drop() -> None:
+    arrangement = (Section("intro", 2), Section("build", 4), Section("drop", 2), Section("break", 2))
+    gen = MusicGenerator(MusicParams(bpm=120.0, arrangement=arrangement, loop=False))
+    bar_s = 2.0
+    got = gen.intensity_at(np.array([0.5, 1.9, 2.0, 3.0, 4.0, 5.0, 5.9, 6.0, 8.5, 15.0]) * bar_s)
+    want = [1.0, 1.0, 2.0, 2.25, 2.5, 2.75, 2.975, 3.0, 1.0, 1.0]
+    np.testing.assert_allclose(got, want, atol=1e-9)
+    assert SECTION_INTENSITY["drop"] > SECTION_INTENSITY["build"] > SECTION_INTENSITY["verse"] > SECTION_INTENSITY["break"]
+    looped = MusicGenerator(MusicParams(bpm=120.0, arrangement=arrangement, loop=True))
+    np.testing.assert_allclose(looped.intensity_at(np.array([20.5, 24.0]) * bar_s), [1.0, 2.5], atol=1e-9)
+
+
+def _rotations(loop: tuple[int, ...]) -> set[tuple[int, ...]]:
+    return {loop[k:] + loop[:k] for k in range(len(loop))}
+
+
+def test_every_chord_loop_states_its_mode() -> None:
+    # Each loop starts on the tonic, and no loop sounds the same chords, in the same cyclic
+    # order, as a loop of the other mode (major degree d is minor degree d - 5 of its relative
+    # minor), which would make the song's mode unknowable.
+    assert all(loop[0] == 0 for mode in _PROGRESSIONS.values() for loop in mode)
+    as_minor = {tuple((d + 2) % 7 for d in loop) for loop in _PROGRESSIONS["major"]}
+    for minor_loop in _PROGRESSIONS["minor"]:
+        assert not _rotations(minor_loop) & as_minor, minor_loop
 
 
 def test_looping_continues_the_grid() -> None:
