@@ -53,6 +53,14 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     return "\n".join(lines)
 
 
+def weights_line(*paths: Path) -> str:
+    """``Weights: <file> sha256 <first 12 hex digits>, ...``: which trained model a run scored."""
+    import hashlib
+
+    parts = [f"`{q.name}` sha256 {hashlib.sha256(q.read_bytes()).hexdigest()[:12]}" + ("" if q.parent.name == "weights" and "lumen" in q.parts else f" (from {q.parent})") for q in paths]
+    return "Weights: " + ", ".join(parts) + "\n\n"
+
+
 def record(title: str, body: str, argv: Sequence[str] | None = None) -> None:
     """Print ``body`` and append it to RESULTS.md with machine, date and command."""
     print(body)

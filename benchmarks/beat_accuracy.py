@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import record, table  # noqa: E402
+from _common import record, table, weights_line  # noqa: E402
 
 from lumen.analysis.analyzer import Analyzer  # noqa: E402
 from lumen.analysis.base import AnalysisSpec  # noqa: E402
@@ -275,11 +275,25 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seeds", type=int, default=6, help="generated songs for lock/re-lock timing")
     ap.add_argument("--no-record", action="store_true", help="print only, do not append to RESULTS.md")
     ap.add_argument("--quick", action="store_true", help="smoke pass: 3 files per set, 2 generated songs")
+    ap.add_argument(
+        "--weights", type=Path, default=None,
+        help="folder holding candidate beat_gru.pt/.json to score instead of the shipped weights (e.g. lumen train beat --out DIR)",
+    )
     args = ap.parse_args(argv)
+    if args.weights is not None:
+        import lumen.analysis.beat.model as beat_model
+
+        if not (args.weights / beat_model.WEIGHTS_FILE).exists():
+            ap.error(f"no {beat_model.WEIGHTS_FILE} in {args.weights}")
+        # load_weights() reads WEIGHTS_DIR at call time, before the analyzer caches the model.
+        beat_model.WEIGHTS_DIR = args.weights.resolve()  # type: ignore[misc]
     if args.quick:
         args.limit, args.seeds = 3, 2
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     body, _summary = accuracy(args.limit, methods)
+    import lumen.analysis.beat.model as bm
+
+    body = weights_line(bm.WEIGHTS_DIR / bm.WEIGHTS_FILE) + body
     body += "\n\nA real recording held out of training (Debian fretsonfire-songs-muldjord, beats from its chart's tempo map):\n\n"
     body += recorded_heldout(methods)
     body += "\n\nLock, re-lock and prediction on generated music (held-out seeds, exact beats):\n\n" + timing(args.seeds)

@@ -99,12 +99,20 @@ def _parser() -> argparse.ArgumentParser:
     tb.add_argument("--out", type=Path, default=None, help="output folder (default: the package's weights folder)")
     tb.add_argument("--seed", type=int, default=None, help="random seed (default: the shipped weights' seed)")
     tb.add_argument("--steps", type=int, default=None, help="training steps (default: as shipped)")
-    tb.add_argument("--clips", type=int, default=None, help="generated MIDI clips (default: as shipped); dance clips scale with it")
+    tb.add_argument(
+        "--clips", type=int, default=None,
+        help="generated MIDI clips (default: as shipped); dance clips and freedoom excerpts scale with it",
+    )
     tb.add_argument("--workers", type=int, default=2, help="processes for data generation (default 2)")
     tb.add_argument(
         "--recorded", type=int, default=None,
         help="also train on N excerpts of recorded songs (Debian fretsonfire-songs-*; default: as shipped, 0)",
     )
+    tb.add_argument(
+        "--wad", type=int, default=None,
+        help="30 s excerpts of the General MIDI music in Debian's freedoom WADs (default: as shipped)",
+    )
+    tb.add_argument("--dance", type=int, default=None, help="clips of lumen's generated dance music (default: as shipped)")
 
     tm = tr_sub.add_parser("mood", help="the mood model (reproduces the shipped weights with the defaults)")
     tm.add_argument("--out", type=Path, default=None, help="output folder (default: the package's weights folder)")
@@ -470,12 +478,17 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.clips is not None:
         changes["n_midi"] = args.clips
         changes["n_dance"] = max(1, round(args.clips * cfg.n_dance / cfg.n_midi))
+        changes["n_wad"] = round(args.clips * cfg.n_wad / cfg.n_midi)
+    if args.wad is not None:
+        changes["n_wad"] = args.wad
+    if args.dance is not None:
+        changes["n_dance"] = args.dance
     cfg = dataclasses.replace(cfg, **changes)
     out = args.out or WEIGHTS_DIR
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} {task.fields[info]}"),
                   TimeElapsedColumn(), TimeRemainingColumn()) as prog:
         tasks = {
-            "data": prog.add_task("generating audio", total=cfg.n_midi + cfg.n_dance + cfg.n_recorded, info=""),
+            "data": prog.add_task("generating audio", total=cfg.n_midi + cfg.n_dance + cfg.n_recorded + cfg.n_wad, info=""),
             "train": prog.add_task("training", total=cfg.steps, info=""),
         }
 

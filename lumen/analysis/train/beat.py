@@ -13,6 +13,12 @@ Data (all generated here; nothing is downloaded and ``shared/data`` is never rea
 * 30 s excerpts of real recorded songs with beat-aligned tempo maps, when Debian's
   ``fretsonfire-songs-*`` packages are installed (`lumen.analysis.train.recorded`; their
   downbeat loss is masked).
+* 30 s excerpts, at random offsets, of human-composed General MIDI music from the Doom WADs of
+  Debian's ``freedoom`` package (`lumen.analysis.train.wadmidi`), rendered like the generated
+  pieces; beats and downbeats come from each file's tempo map and time signatures. Half of
+  them play at a random tempo (x0.8..1.25, by scaling the file's tempo map, so the pitch
+  stays). The pieces in `lumen.analysis.train.wadmidi.HELD_OUT` are never trained on; a few
+  excerpts of them give the validation loss ``loss_val_wad``.
 
 Each clip is augmented at random: gain (-24..+6 dB), a low and a high shelf EQ (±9 dB),
 additive white or pink noise (SNR 10..40 dB), a synthetic room reverb (exponentially decaying
@@ -49,6 +55,7 @@ from scipy import signal
 from lumen.analysis.base import AnalysisSpec
 from lumen.analysis.beat.model import CONFIG_FILE, N_INPUT, WEIGHTS_FILE, BeatFrontend, ModelConfig, build_model
 from lumen.analysis.train.compose import compose
+from lumen.analysis.train.midi import crop_midi, seconds_to_tick, tick_to_seconds
 
 __all__ = ["BeatTrainConfig", "Clip", "SOUNDFONTS", "find_soundfont", "make_clip", "make_dataset", "train_beat"]
 
@@ -64,6 +71,7 @@ class BeatTrainConfig:
     n_midi: int = 700
     n_dance: int = 100
     n_recorded: int = 0  # excerpts of recorded songs (needs fretsonfire-songs-*; see recorded.py)
+    n_wad: int = 0  # excerpts of freedoom's General MIDI music (needs freedoom; see wadmidi.py)
     clip_s: float = 30.0
     steps: int = 2600
     batch: int = 16
@@ -96,6 +104,50 @@ def _recorded_songs() -> list[Any]:
 
         _SONGS.extend(find_songs())
     return _SONGS
+
+
+_WAD_PIECES: dict[bool, list[Any]] = {}
+#: Excerpts of freedoom's held-out pieces built for the validation loss when ``n_wad > 0``.
+N_WAD_VAL = 18
+
+
+def _wad_pieces(held_out: bool = False) -> list[Any]:
+    """freedoom's usable pieces (training or held-out ones), read once per process."""
+    if held_out not in _WAD_PIECES:
+        from lumen.analysis.train.wadmidi import find_pieces
+
+        _WAD_PIECES[held_out] = find_pieces(held_out=held_out)
+    return _WAD_PIECES[held_out]
+
+
+def _wad_excerpt(
+    rng: np.random.Generator, piece_index: int, clip_s: float, sf2: str, held_out: bool
+) -> tuple[npt.NDArray[np.float32], int, npt.NDArray[np.float64], npt.NDArray[np.float64], str]:
+    """A rendered excerpt of a freedoom piece: ``(audio, sr, beats_s, downbeats_s, kind)``."""
+    pieces = _wad_pieces(held_out)
+    piece = pieces[piece_index % len(pieces)]
+    t = piece.timing
+    scale = float(np.exp(rng.uniform(np.log(0.8), np.log(1.25)))) if rng.random() < 0.5 else 1.0
+    tempo = [(tick, bpm * scale) for tick, bpm in t.tempo]
+    dur_s = piece.duration_s / scale
+    # Some excerpts open the piece (intros, pickups); the rest start anywhere.
+    start_s = 0.0 if rng.random() < 0.15 else float(rng.uniform(0.0, max(0.0, dur_s - clip_s)))
+    t0 = seconds_to_tick(start_s, tempo, ppq=t.ppq)
+    t1 = seconds_to_tick(start_s + clip_s, tempo, ppq=t.ppq) + 1
+    start_s = float(tick_to_seconds([t0], tempo, ppq=t.ppq)[0])
+    midi = crop_midi(piece.midi, t0, t1, tempo_scale=scale)
+    sr = int(rng.choice([22050, 22050, 22050, 44100]))
+    with tempfile.TemporaryDirectory(prefix="lumen-train-") as tmp:
+        path = os.path.join(tmp, "piece.mid")
+        with open(path, "wb") as f:
+            f.write(midi)
+        audio = _render_midi(path, sr, sf2)
+    beats = piece.beats_s / scale
+    downs = piece.downbeats_s / scale
+    end_s = start_s + clip_s
+    beats = beats[(beats >= start_s) & (beats < end_s)] - start_s
+    downs = downs[(downs >= start_s) & (downs < end_s)] - start_s
+    return audio, sr, beats, downs, f"{'wad-held-out' if held_out else 'wad'}:{piece.name}"
 
 
 def find_soundfont() -> str:
@@ -175,16 +227,34 @@ def _targets(n: int, fps: float, beats: npt.NDArray[np.float64], downbeats: npt.
 
 
 def make_clip(
-    index: int, seed: int, n_midi: int, clip_s: float, sf2: str, n_mels: int = N_INPUT // 2, n_dance: int | None = None
+    index: int,
+    seed: int,
+    n_midi: int,
+    clip_s: float,
+    sf2: str,
+    n_mels: int = N_INPUT // 2,
+    n_dance: int | None = None,
+    n_recorded: int | None = None,
+    held_out: bool = False,
 ) -> Clip:
     """Clip number ``index`` of the data set for ``seed`` (a pure function of its arguments).
 
     Indices ``0 .. n_midi-1`` are General MIDI pieces, the next ``n_dance`` lumen's dance
-    music, and any after that excerpts of the recorded songs (`lumen.analysis.train.recorded`).
+    music, the next ``n_recorded`` (all the rest when it is None) excerpts of the recorded
+    songs (`lumen.analysis.train.recorded`), and any after that excerpts of freedoom's music
+    (`lumen.analysis.train.wadmidi`; of its held-out pieces when ``held_out``). Dance clips
+    and freedoom excerpts draw from their own random streams, numbered from the first clip of
+    their kind, so their content does not depend on how many clips of other kinds come before
+    them (a data set with fewer MIDI clips is a subset of one with more).
     """
     rng = np.random.default_rng([seed, index])
     has_down = True
-    if n_dance is not None and index >= n_midi + n_dance and _recorded_songs():
+    n_before_wad = n_midi + (n_dance or 0) + (n_recorded or 0)
+    if n_dance is not None and n_recorded is not None and index >= n_before_wad:
+        k = index - n_before_wad
+        rng = np.random.default_rng([seed, 0x5AD, int(held_out), k])
+        audio, sr, beats, downs, kind = _wad_excerpt(rng, k, clip_s, sf2, held_out)
+    elif n_dance is not None and index >= n_midi + n_dance and _recorded_songs():
         songs = _recorded_songs()
         song = songs[(index - n_midi - n_dance) % len(songs)]
         sr = song.sr
@@ -205,6 +275,7 @@ def make_clip(
     else:
         from lumen.audio.music import MusicGenerator, MusicParams, Section
 
+        rng = np.random.default_rng([seed, 0xDA, index - n_midi])
         labels = ("intro", "verse", "build", "drop", "break", "outro")
         arr = tuple(Section(str(rng.choice(labels, p=[0.1, 0.25, 0.15, 0.35, 0.1, 0.05])), int(rng.choice([2, 4, 8]))) for _ in range(6))
         bpb = int(rng.choice([4, 4, 4, 4, 3]))
@@ -236,18 +307,32 @@ def make_clip(
     return Clip(x=x.astype(np.float16), y=y, kind=kind, fps=fps, has_downbeats=has_down)
 
 
-def _make_clip_star(args: tuple[int, int, int, float, str, int, int]) -> Clip:
+def _make_clip_star(args: tuple[int, int, int, float, str, int, int, int, bool]) -> Clip:
     return make_clip(*args)
 
 
 def make_dataset(
     cfg: BeatTrainConfig, *, workers: int = 2, progress: Callable[[int, int], None] | None = None
 ) -> list[Clip]:
-    """Every clip of ``cfg``'s data set, built in ``workers`` processes (deterministic)."""
-    sf2 = find_soundfont() if cfg.n_midi else ""
+    """Every clip of ``cfg``'s data set, built in ``workers`` processes (deterministic).
+
+    When ``cfg.n_wad > 0``, `N_WAD_VAL` excerpts of freedoom's held-out pieces follow the
+    training clips (kind ``wad-held-out:<piece>``), for validation only.
+    """
+    sf2 = find_soundfont() if cfg.n_midi or cfg.n_wad else ""
     n_rec = cfg.n_recorded if _recorded_songs() else 0
-    n = cfg.n_midi + cfg.n_dance + n_rec
-    jobs = [(i, cfg.seed, cfg.n_midi, cfg.clip_s, sf2, cfg.model.n_input // 2, cfg.n_dance) for i in range(n)]
+    if cfg.n_wad and not _wad_pieces():
+        raise FileNotFoundError("n_wad > 0 but no freedoom music found: install the Debian package freedoom")
+    n_before_wad = cfg.n_midi + cfg.n_dance + n_rec
+    n_wad = cfg.n_wad + (N_WAD_VAL if cfg.n_wad else 0)
+    n = n_before_wad + n_wad
+    jobs = [
+        (
+            i if i < n_before_wad + cfg.n_wad else n_before_wad + (i - n_before_wad - cfg.n_wad),
+            cfg.seed, cfg.n_midi, cfg.clip_s, sf2, cfg.model.n_input // 2, cfg.n_dance, n_rec, i >= n_before_wad + cfg.n_wad,
+        )
+        for i in range(n)
+    ]
     clips: list[Clip] = []
     if workers <= 1:
         for k, j in enumerate(jobs):
@@ -261,6 +346,17 @@ def make_dataset(
             if progress:
                 progress(k + 1, n)
     return clips
+
+
+def _sources(cfg: BeatTrainConfig) -> str:
+    """What the training audio was, for the config stored beside the weights."""
+    parts = [
+        (cfg.n_midi, "generated General MIDI pieces (lumen.analysis.train.compose) rendered by FluidSynth with FluidR3_GM"),
+        (cfg.n_dance, "lumen.audio.music dance tracks"),
+        (cfg.n_recorded, "excerpts of recorded songs from Debian's fretsonfire-songs-* packages"),
+        (cfg.n_wad, "excerpts of the General MIDI music in Debian's freedoom WADs (lumen.analysis.train.wadmidi)"),
+    ]
+    return "; ".join(text for n, text in parts if n)
 
 
 def train_beat(
@@ -293,6 +389,8 @@ def train_beat(
     rng = np.random.default_rng(cfg.seed + 7)
     clips = make_dataset(cfg, workers=workers, progress=(lambda d, n: progress("data", d, n, {})) if progress else None)
     t_data = time.perf_counter() - t0
+    val_wad = [c for c in clips if c.kind.startswith("wad-held-out:")]
+    clips = [c for c in clips if not c.kind.startswith("wad-held-out:")]
     # Hold out every 20th clip to watch for overfitting (generated data, never shared/data).
     val = [c for i, c in enumerate(clips) if i % 20 == 19] or clips[-1:]
     train = [c for i, c in enumerate(clips) if i % 20 != 19]
@@ -343,10 +441,16 @@ def train_beat(
             progress("train", step + 1, cfg.steps, {"loss": float(np.mean(losses[-50:]))})
     model.eval()
     with torch.inference_mode():
-        vl = [
-            float(loss_fn(model(torch.from_numpy(c.x.astype(np.float32))[None])[0], torch.from_numpy(c.y.astype(np.float32))[None]))
-            for c in val
-        ]
+
+        def val_loss(cs: list[Clip]) -> float:
+            return float(np.mean([
+                float(loss_fn(model(torch.from_numpy(c.x.astype(np.float32))[None])[0], torch.from_numpy(c.y.astype(np.float32))[None]))
+                for c in cs
+            ])) if cs else float("nan")
+
+        vl = val_loss(val)
+        vl_kind = {k: val_loss([c for c in val if c.kind.split(":")[0] == k]) for k in sorted({c.kind.split(":")[0] for c in val})}
+        vl_wad = val_loss(val_wad)
     out_dir.mkdir(parents=True, exist_ok=True)
     torch.save(model.state_dict(), out_dir / WEIGHTS_FILE)
     n_params = sum(int(t.numel()) for t in model.parameters())
@@ -361,13 +465,13 @@ def train_beat(
             "clips": len(clips),
             "hours": round(sum(c.x.shape[0] for c in clips) / fps / 3600.0, 3),
             "kinds": dict(sorted(kinds.items())),
-            "sources": (
-                "generated General MIDI pieces (lumen.analysis.train.compose) rendered by FluidSynth with FluidR3_GM; "
-                "lumen.audio.music dance tracks; excerpts of recorded songs from Debian's fretsonfire-songs-* packages"
-            ),
+            "sources": _sources(cfg),
+            "wad_held_out": sorted({c.kind.split(":", 1)[1] for c in val_wad}),
         },
         "loss_train_last100": round(float(np.mean(losses[-100:])), 5),
-        "loss_val": round(float(np.mean(vl)), 5),
+        "loss_val": round(vl, 5),
+        "loss_val_by_kind": {k: round(v, 5) for k, v in vl_kind.items()},
+        "loss_val_wad": round(vl_wad, 5) if val_wad else None,
         "seconds_data": round(t_data, 1),
         "seconds_total": round(time.perf_counter() - t0, 1),
         "torch": torch.__version__,

@@ -4,11 +4,14 @@ Layer: analysis (training tooling). Threads: any (pure functions).
 
 Times are in ticks (``ppq`` per quarter note). Tempo is a list of ``(tick, bpm)`` changes;
 `tick_to_seconds` converts ticks to seconds through that map exactly as a MIDI player does,
-which is how the training labels get their times.
+which is how the training labels get their times. `read_timing` also returns the time
+signatures (meta event FF 58) and the note onsets, and `beat_grid` turns tempo map and meter
+into beat and bar (downbeat) ticks.
 """
 
 from __future__ import annotations
 
+import math
 import struct
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -16,7 +19,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["Note", "Track", "read_tempo_map", "tick_to_seconds", "write_midi"]
+__all__ = [
+    "MidiTiming", "Note", "Track", "beat_grid", "crop_midi", "read_events", "read_tempo_map", "read_timing", "seconds_to_tick",
+    "smf_bytes", "tick_to_seconds", "write_midi",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +78,23 @@ def _track_bytes(events: list[tuple[int, int, bytes]]) -> bytes:
     return bytes(out)
 
 
+def smf_bytes(tracks: Sequence[list[tuple[int, int, bytes]]], *, ppq: int) -> bytes:
+    """A format-1 Standard MIDI File from raw events.
+
+    Parameters
+    ----------
+    tracks : sequence of list of (tick, order, raw)
+        Per track, absolute tick, a tie-break order for events on the same tick, and the raw
+        event bytes (status byte included; no running status). Each list is sorted in place
+        and ends with an end-of-track added here.
+    ppq : int
+        Ticks per quarter note.
+    """
+    chunks = [_chunk(b"MThd", struct.pack(">HHH", 1, len(tracks), ppq))]
+    chunks += [_chunk(b"MTrk", _track_bytes(ev)) for ev in tracks]
+    return b"".join(chunks)
+
+
 def write_midi(
     path: str,
     tracks: Sequence[Track],
@@ -100,7 +123,7 @@ def write_midi(
     for tick, bpm in tempo:
         us = int(round(60_000_000 / bpm))
         conductor.append((tick, 1, b"\xff\x51\x03" + us.to_bytes(3, "big")))
-    chunks = [_chunk(b"MThd", struct.pack(">HHH", 1, len(tracks) + 1, ppq)), _chunk(b"MTrk", _track_bytes(conductor))]
+    all_events = [conductor]
     for tr in tracks:
         ch = tr.channel & 0x0F
         ev: list[tuple[int, int, bytes]] = [
@@ -114,9 +137,9 @@ def write_midi(
             ev.append((max(0, n.tick), 2, bytes([0x90 | ch, key, vel])))
             # Note-offs sort before note-ons at the same tick, so repeated notes retrigger.
             ev.append((max(0, n.tick) + max(1, n.length), 1, bytes([0x80 | ch, key, 0])))
-        chunks.append(_chunk(b"MTrk", _track_bytes(ev)))
+        all_events.append(ev)
     with open(path, "wb") as f:
-        f.write(b"".join(chunks))
+        f.write(smf_bytes(all_events, ppq=ppq))
 
 
 def _read_varlen(b: bytes, p: int) -> tuple[int, int]:
@@ -129,44 +152,242 @@ def _read_varlen(b: bytes, p: int) -> tuple[int, int]:
             return v, p
 
 
-def read_tempo_map(path: str) -> tuple[list[tuple[int, float]], int, int]:
-    """``(tempo map [(tick, bpm)], ticks per quarter, last tick)`` of a Standard MIDI File."""
-    b = open(path, "rb").read()
+@dataclass(frozen=True, slots=True)
+class MidiTiming:
+    """What a Standard MIDI File says about time (all times in ticks).
+
+    Attributes
+    ----------
+    ppq : int
+        Ticks per quarter note.
+    tempo : list of (tick, bpm)
+        Tempo changes, sorted, starting at tick 0 (120 BPM when the file sets none).
+    meter : list of (tick, numerator, denominator)
+        Time signatures, sorted, starting at tick 0 (4/4 when the file sets none).
+    last_tick : int
+        Tick of the last event of any track.
+    onsets : (n,) int64
+        Ticks of every note-on (velocity > 0), sorted.
+    drum_onsets : int
+        How many of them are on channel 10 (index 9, General MIDI percussion).
+    """
+
+    ppq: int
+    tempo: list[tuple[int, float]]
+    meter: list[tuple[int, int, int]]
+    last_tick: int
+    onsets: npt.NDArray[np.int64]
+    drum_onsets: int
+
+
+def read_timing(data: bytes, name: str = "MIDI data") -> MidiTiming:
+    """Tempo map, time signatures and note onsets of a Standard MIDI File (format 0 or 1).
+
+    Raises
+    ------
+    ValueError
+        ``data`` is not a Standard MIDI File, uses SMPTE time division, or is truncated.
+    """
+    b = data
     if b[:4] != b"MThd":
-        raise ValueError(f"{path}: not a MIDI file")
+        raise ValueError(f"{name}: not a MIDI file")
     _fmt, n_tracks, ppq = struct.unpack(">HHH", b[8:14])
-    pos = 14
+    if ppq & 0x8000:
+        raise ValueError(f"{name}: SMPTE time division is not supported")
+    pos = 8 + struct.unpack(">I", b[4:8])[0]
     tempo: list[tuple[int, float]] = []
+    meter: list[tuple[int, int, int]] = []
+    onsets: list[int] = []
+    drums = 0
     last = 0
-    for _ in range(n_tracks):
-        if b[pos : pos + 4] != b"MTrk":
-            raise ValueError(f"{path}: bad track header")
-        end = pos + 8 + struct.unpack(">I", b[pos + 4 : pos + 8])[0]
-        p, tick, status = pos + 8, 0, 0
-        while p < end:
-            dt, p = _read_varlen(b, p)
-            tick += dt
-            c = b[p]
-            if c == 0xFF:
-                kind = b[p + 1]
-                n, p = _read_varlen(b, p + 2)
-                if kind == 0x51:
-                    tempo.append((tick, 60e6 / int.from_bytes(b[p : p + 3], "big")))
-                p += n
-            elif c in (0xF0, 0xF7):
-                n, p = _read_varlen(b, p + 1)
-                p += n
-            else:
-                if c & 0x80:
-                    status = c
-                    p += 1
-                p += 1 if (status & 0xF0) in (0xC0, 0xD0) else 2
-        last = max(last, tick)
-        pos = end
-    tempo.sort()
+    try:
+        for _ in range(n_tracks):
+            if b[pos : pos + 4] != b"MTrk":
+                raise ValueError(f"{name}: bad track header")
+            end = pos + 8 + struct.unpack(">I", b[pos + 4 : pos + 8])[0]
+            p, tick, status = pos + 8, 0, 0
+            while p < end:
+                dt, p = _read_varlen(b, p)
+                tick += dt
+                c = b[p]
+                if c == 0xFF:
+                    kind = b[p + 1]
+                    n, p = _read_varlen(b, p + 2)
+                    if kind == 0x51:
+                        tempo.append((tick, 60e6 / int.from_bytes(b[p : p + 3], "big")))
+                    elif kind == 0x58:
+                        meter.append((tick, b[p], 2 ** b[p + 1]))
+                    elif kind == 0x2F:
+                        break
+                    p += n
+                elif c in (0xF0, 0xF7):
+                    n, p = _read_varlen(b, p + 1)
+                    p += n
+                else:
+                    if c & 0x80:
+                        status = c
+                        p += 1
+                    if (status & 0xF0) == 0x90 and b[p + 1] > 0:
+                        onsets.append(tick)
+                        drums += (status & 0x0F) == 9
+                    p += 1 if (status & 0xF0) in (0xC0, 0xD0) else 2
+            last = max(last, tick)
+            pos = end
+    except IndexError as e:
+        raise ValueError(f"{name}: truncated MIDI file") from e
+    # Of several changes on one tick the last one read wins, as in a player.
+    tempo = sorted({tick: bpm for tick, bpm in tempo}.items())
+    meter = [(tick, num, den) for tick, (num, den) in sorted({tk: (n, d) for tk, n, d in meter}.items())]
     if not tempo or tempo[0][0] != 0:
         tempo.insert(0, (0, 120.0))
-    return tempo, ppq, last
+    if not meter or meter[0][0] != 0:
+        meter.insert(0, (0, 4, 4))
+    return MidiTiming(ppq, tempo, meter, last, np.sort(np.asarray(onsets, dtype=np.int64)), drums)
+
+
+def read_events(data: bytes, name: str = "MIDI data") -> tuple[int, list[list[tuple[int, bytes]]]]:
+    """``(ppq, tracks)`` of a Standard MIDI File: per track, ``(absolute tick, raw event)``.
+
+    Running status is resolved (every channel event carries its status byte); meta events keep
+    their ``FF type length`` header and system-exclusive events their ``F0``/``F7 length``
+    header, so `smf_bytes` writes them back unchanged. End-of-track events are dropped.
+    """
+    b = data
+    if b[:4] != b"MThd":
+        raise ValueError(f"{name}: not a MIDI file")
+    _fmt, n_tracks, ppq = struct.unpack(">HHH", b[8:14])
+    if ppq & 0x8000:
+        raise ValueError(f"{name}: SMPTE time division is not supported")
+    pos = 8 + struct.unpack(">I", b[4:8])[0]
+    tracks: list[list[tuple[int, bytes]]] = []
+    try:
+        for _ in range(n_tracks):
+            if b[pos : pos + 4] != b"MTrk":
+                raise ValueError(f"{name}: bad track header")
+            end = pos + 8 + struct.unpack(">I", b[pos + 4 : pos + 8])[0]
+            p, tick, status = pos + 8, 0, 0
+            events: list[tuple[int, bytes]] = []
+            while p < end:
+                dt, p = _read_varlen(b, p)
+                tick += dt
+                c = b[p]
+                if c == 0xFF:
+                    n, q = _read_varlen(b, p + 2)
+                    if b[p + 1] == 0x2F:
+                        break
+                    events.append((tick, b[p : q + n]))
+                    p = q + n
+                elif c in (0xF0, 0xF7):
+                    n, q = _read_varlen(b, p + 1)
+                    events.append((tick, b[p : q + n]))
+                    p = q + n
+                else:
+                    if c & 0x80:
+                        status = c
+                        p += 1
+                    n = 1 if (status & 0xF0) in (0xC0, 0xD0) else 2
+                    events.append((tick, bytes([status]) + b[p : p + n]))
+                    p += n
+            tracks.append(events)
+            pos = end
+    except IndexError as e:
+        raise ValueError(f"{name}: truncated MIDI file") from e
+    return ppq, tracks
+
+
+def crop_midi(data: bytes, start_tick: int, end_tick: int, *, tempo_scale: float = 1.0) -> bytes:
+    """The part ``[start_tick, end_tick)`` of a Standard MIDI File, moved to start at tick 0.
+
+    What sets the scene before ``start_tick`` is kept at tick 0, in its original order: tempo,
+    program, controller and pitch-bend changes and system-exclusive messages (so instruments,
+    volumes and the tempo are right); notes, aftertouch and other meta events before it are
+    dropped (a note held across ``start_tick`` is not heard). Every channel is silenced at the
+    end (sustain off, all notes and sounds off). Rendering only the excerpt is
+    much cheaper than rendering a whole piece and cutting the audio. Every tempo is multiplied
+    by ``tempo_scale`` (a faster or slower performance at the same pitch).
+    """
+    ppq, tracks = read_events(data)
+    out: list[list[tuple[int, int, bytes]]] = []
+    for events in tracks:
+        ev: list[tuple[int, int, bytes]] = []
+        for k, (tick, raw) in enumerate(events):
+            if tick >= end_tick:
+                break
+            if raw[:3] == b"\xff\x51\x03" and tempo_scale != 1.0:
+                us = round(int.from_bytes(raw[3:6], "big") / tempo_scale)
+                raw = raw[:3] + min(max(us, 1), 0xFFFFFF).to_bytes(3, "big")
+            if tick >= start_tick:
+                ev.append((tick - start_tick, k, raw))
+            elif raw[0] == 0xFF:
+                if raw[1] == 0x51:  # only the tempo in force at the cut
+                    ev = [e for e in ev if e[2][:2] != b"\xff\x51"]
+                    ev.append((0, k, raw))
+            elif raw[0] in (0xF0, 0xF7) or raw[0] & 0xF0 in (0xB0, 0xC0, 0xE0):
+                ev.append((0, k, raw))
+        out.append(ev)
+    # Release everything at the cut: FluidSynth renders until its last voice dies, and a note
+    # whose note-off was cropped away would hold forever.
+    span = end_tick - start_tick
+    out.append([(span, 0, bytes([0xB0 | ch, ctl, 0])) for ch in range(16) for ctl in (64, 123, 120)])
+    return smf_bytes(out, ppq=ppq)
+
+
+def read_tempo_map(path: str) -> tuple[list[tuple[int, float]], int, int]:
+    """``(tempo map [(tick, bpm)], ticks per quarter, last tick)`` of a Standard MIDI File."""
+    with open(path, "rb") as f:
+        t = read_timing(f.read(), path)
+    return t.tempo, t.ppq, t.last_tick
+
+
+def beat_grid(meter: Sequence[tuple[int, int, int]], ppq: int, end_tick: int) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Beat and downbeat ticks of a meter map, up to ``end_tick`` (exclusive).
+
+    A beat is a quarter note (``x/4``, ``x/2``; a beat of ``ppq * 4 / den`` ticks for other
+    simple meters), or a dotted quarter in compound meters (numerator 6, 9, 12, ... over 8 or
+    16: ``6/8`` has two beats a bar). Every time signature starts a new bar at its tick, as
+    the MIDI specification places them; a bar cut short by the next one is kept as it is.
+
+    Examples
+    --------
+    >>> b, d = beat_grid([(0, 4, 4), (8, 6, 8)], 2, 20)
+    >>> b.tolist(), d.tolist()
+    ([0, 2, 4, 6, 8, 11, 14, 17], [0, 8, 14])
+    """
+    beats: list[int] = []
+    downs: list[int] = []
+    cuts = [t for t, _, _ in meter[1:]] + [end_tick]
+    for (t0, num, den), t1 in zip(meter, cuts, strict=True):
+        t1 = min(t1, end_tick)
+        compound = den >= 8 and num % 3 == 0 and num > 3
+        step = ppq * 4 * (3 if compound else 1) / den
+        per_bar = num // 3 if compound else num
+        if step <= 0 or per_bar <= 0:
+            raise ValueError(f"bad time signature {num}/{den}")
+        k = 0
+        while True:
+            tick = t0 + k * step
+            if tick >= t1:
+                break
+            beats.append(round(tick))
+            if k % per_bar == 0:
+                downs.append(round(tick))
+            k += 1
+    return np.asarray(beats, dtype=np.int64), np.asarray(downs, dtype=np.int64)
+
+
+def seconds_to_tick(seconds: float, tempo: Sequence[tuple[int, float]], *, ppq: int = 480) -> int:
+    """The last whole tick at or before ``seconds`` through a tempo map (inverse of `tick_to_seconds`).
+
+    Examples
+    --------
+    >>> seconds_to_tick(1.5, [(0, 120.0), (960, 60.0)])
+    1200
+    """
+    starts = np.array([tk for tk, _ in tempo], dtype=np.float64)
+    seg_s = tick_to_seconds(starts, tempo, ppq=ppq)
+    k = max(0, int(np.searchsorted(seg_s, seconds, side="right")) - 1)
+    tick = float(starts[k] + (seconds - seg_s[k]) * tempo[k][1] * ppq / 60.0)
+    return math.floor(tick + 1e-9)
 
 
 def tick_to_seconds(ticks: npt.ArrayLike, tempo: Sequence[tuple[int, float]], *, ppq: int = 480) -> npt.NDArray[np.float64]:
