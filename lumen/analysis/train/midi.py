@@ -20,7 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 __all__ = [
-    "MidiTiming", "Note", "Track", "beat_grid", "crop_midi", "read_events", "read_tempo_map", "read_timing", "seconds_to_tick",
+    "MidiTiming", "Note", "Track", "beat_grid", "crop_midi", "read_events", "read_tempo_map", "read_timing", "read_varlen", "seconds_to_tick",
     "smf_bytes", "tick_to_seconds", "write_midi",
 ]
 
@@ -142,7 +142,8 @@ def write_midi(
         f.write(smf_bytes(all_events, ppq=ppq))
 
 
-def _read_varlen(b: bytes, p: int) -> tuple[int, int]:
+def read_varlen(b: bytes, p: int) -> tuple[int, int]:
+    """A variable-length quantity at ``b[p]`` (7 bits per byte, high bit = more): ``(value, next p)``."""
     v = 0
     while True:
         c = b[p]
@@ -188,53 +189,25 @@ def read_timing(data: bytes, name: str = "MIDI data") -> MidiTiming:
     ValueError
         ``data`` is not a Standard MIDI File, uses SMPTE time division, or is truncated.
     """
-    b = data
-    if b[:4] != b"MThd":
-        raise ValueError(f"{name}: not a MIDI file")
-    _fmt, n_tracks, ppq = struct.unpack(">HHH", b[8:14])
-    if ppq & 0x8000:
-        raise ValueError(f"{name}: SMPTE time division is not supported")
-    pos = 8 + struct.unpack(">I", b[4:8])[0]
+    ppq, tracks, ends = _read_tracks(data, name)
     tempo: list[tuple[int, float]] = []
     meter: list[tuple[int, int, int]] = []
     onsets: list[int] = []
     drums = 0
-    last = 0
-    try:
-        for _ in range(n_tracks):
-            if b[pos : pos + 4] != b"MTrk":
-                raise ValueError(f"{name}: bad track header")
-            end = pos + 8 + struct.unpack(">I", b[pos + 4 : pos + 8])[0]
-            p, tick, status = pos + 8, 0, 0
-            while p < end:
-                dt, p = _read_varlen(b, p)
-                tick += dt
-                c = b[p]
-                if c == 0xFF:
-                    kind = b[p + 1]
-                    n, p = _read_varlen(b, p + 2)
-                    if kind == 0x51:
-                        tempo.append((tick, 60e6 / int.from_bytes(b[p : p + 3], "big")))
-                    elif kind == 0x58:
-                        meter.append((tick, b[p], 2 ** b[p + 1]))
-                    elif kind == 0x2F:
-                        break
-                    p += n
-                elif c in (0xF0, 0xF7):
-                    n, p = _read_varlen(b, p + 1)
-                    p += n
-                else:
-                    if c & 0x80:
-                        status = c
-                        p += 1
-                    if (status & 0xF0) == 0x90 and b[p + 1] > 0:
-                        onsets.append(tick)
-                        drums += (status & 0x0F) == 9
-                    p += 1 if (status & 0xF0) in (0xC0, 0xD0) else 2
+    last = max(ends, default=0)  # an end-of-track event's tick counts: the piece lasts until then
+    for events in tracks:
+        for tick, ev in events:
+            c = ev[0]
+            if c == 0xFF:
+                n, q = read_varlen(ev, 2)
+                if ev[1] == 0x51 and n >= 3:
+                    tempo.append((tick, 60e6 / int.from_bytes(ev[q : q + 3], "big")))
+                elif ev[1] == 0x58 and n >= 2:
+                    meter.append((tick, ev[q], 2 ** ev[q + 1]))
+            elif (c & 0xF0) == 0x90 and len(ev) > 2 and ev[2] > 0:
+                onsets.append(tick)
+                drums += (c & 0x0F) == 9
             last = max(last, tick)
-            pos = end
-    except IndexError as e:
-        raise ValueError(f"{name}: truncated MIDI file") from e
     # Of several changes on one tick the last one read wins, as in a player.
     tempo = sorted({tick: bpm for tick, bpm in tempo}.items())
     meter = [(tick, num, den) for tick, (num, den) in sorted({tk: (n, d) for tk, n, d in meter}.items())]
@@ -252,6 +225,12 @@ def read_events(data: bytes, name: str = "MIDI data") -> tuple[int, list[list[tu
     their ``FF type length`` header and system-exclusive events their ``F0``/``F7 length``
     header, so `smf_bytes` writes them back unchanged. End-of-track events are dropped.
     """
+    ppq, tracks, _ends = _read_tracks(data, name)
+    return ppq, tracks
+
+
+def _read_tracks(data: bytes, name: str) -> tuple[int, list[list[tuple[int, bytes]]], list[int]]:
+    """`read_events` plus each track's last tick (its end-of-track event's, if it has one)."""
     b = data
     if b[:4] != b"MThd":
         raise ValueError(f"{name}: not a MIDI file")
@@ -260,6 +239,7 @@ def read_events(data: bytes, name: str = "MIDI data") -> tuple[int, list[list[tu
         raise ValueError(f"{name}: SMPTE time division is not supported")
     pos = 8 + struct.unpack(">I", b[4:8])[0]
     tracks: list[list[tuple[int, bytes]]] = []
+    ends: list[int] = []
     try:
         for _ in range(n_tracks):
             if b[pos : pos + 4] != b"MTrk":
@@ -268,17 +248,17 @@ def read_events(data: bytes, name: str = "MIDI data") -> tuple[int, list[list[tu
             p, tick, status = pos + 8, 0, 0
             events: list[tuple[int, bytes]] = []
             while p < end:
-                dt, p = _read_varlen(b, p)
+                dt, p = read_varlen(b, p)
                 tick += dt
                 c = b[p]
                 if c == 0xFF:
-                    n, q = _read_varlen(b, p + 2)
+                    n, q = read_varlen(b, p + 2)
                     if b[p + 1] == 0x2F:
                         break
                     events.append((tick, b[p : q + n]))
                     p = q + n
                 elif c in (0xF0, 0xF7):
-                    n, q = _read_varlen(b, p + 1)
+                    n, q = read_varlen(b, p + 1)
                     events.append((tick, b[p : q + n]))
                     p = q + n
                 else:
@@ -289,10 +269,11 @@ def read_events(data: bytes, name: str = "MIDI data") -> tuple[int, list[list[tu
                     events.append((tick, bytes([status]) + b[p : p + n]))
                     p += n
             tracks.append(events)
+            ends.append(tick)
             pos = end
     except IndexError as e:
         raise ValueError(f"{name}: truncated MIDI file") from e
-    return ppq, tracks
+    return ppq, tracks, ends
 
 
 def crop_midi(data: bytes, start_tick: int, end_tick: int, *, tempo_scale: float = 1.0) -> bytes:

@@ -36,6 +36,7 @@ from lumen.analysis.train.midi import (
     MidiTiming,
     beat_grid,
     read_timing,
+    read_varlen,
     smf_bytes,
     tick_to_seconds,
 )
@@ -196,14 +197,8 @@ def mus_to_midi(data: bytes) -> bytes:
             if raw is not None:
                 events.append((tick, k, raw))
                 k += 1
-            if head & 0x80:
-                delay = 0
-                while True:
-                    c = data[p]
-                    p += 1
-                    delay = (delay << 7) | (c & 0x7F)
-                    if not c & 0x80:
-                        break
+            if head & 0x80:  # MUS delays use MIDI's variable-length quantity
+                delay, p = read_varlen(data, p)
                 tick += delay
     except IndexError as e:
         raise ValueError("truncated MUS score") from e
