@@ -95,7 +95,7 @@ def _parser() -> argparse.ArgumentParser:
 
     tr = sub.add_parser("train", help="train lumen's models from generated, labelled audio")
     tr_sub = tr.add_subparsers(dest="model", required=True)
-    tb = tr_sub.add_parser("beat", help="the beat/downbeat model (reproduces the shipped weights with the defaults)")
+    tb = tr_sub.add_parser("beat", help="the beat/downbeat model (the defaults are the shipped weights' settings; see README)")
     tb.add_argument("--out", type=Path, default=None, help="output folder (default: the package's weights folder)")
     tb.add_argument("--seed", type=int, default=None, help="random seed (default: the shipped weights' seed)")
     tb.add_argument("--steps", type=int, default=None, help="training steps (default: as shipped)")

@@ -436,7 +436,7 @@ def train_beat(
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         sched.step()
-        losses.append(float(loss))
+        losses.append(loss.item())
         if progress:
             progress("train", step + 1, cfg.steps, {"loss": float(np.mean(losses[-50:]))})
     model.eval()
