@@ -39,8 +39,8 @@ def test_override_then_clear_then_tap(tmp_path: object) -> None:
         engine.set_tempo(0.0, mode="clear")
         engine.run(1.5)
         assert abs(features(engine).bpm - 124.0) < 3.0  # back to the audio
-        t0 = now()
-        for k in range(4):  # a DJ taps 124 bpm in time
+        t0 = features(engine).next_beat_t  # a DJ taps 124 bpm in time with the music
+        for k in range(4):
             bpm = engine.tap(t0 + k * 60.0 / 124.0)
         assert bpm == pytest.approx(124.0, rel=1e-6)
         engine.run(1.0)
