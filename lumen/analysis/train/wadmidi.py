@@ -46,6 +46,7 @@ __all__ = [
     "HELD_OUT",
     "MUS_RATE_HZ",
     "WadPiece",
+    "beat_phase_shares",
     "find_pieces",
     "grid_fit",
     "mus_to_midi",
@@ -227,6 +228,28 @@ def grid_fit(timing: MidiTiming) -> tuple[float, float]:
     return float(np.mean(near(q / 4) | near(q / 6))), float(np.mean(dist <= tol))
 
 
+def beat_phase_shares(timing: MidiTiming) -> npt.NDArray[np.float64]:
+    """Shares of note onsets on each sixteenth of the labelled beat: ``(on the beat, 1/4, 1/2, 3/4)``.
+
+    Each within 1/24 of its beat. A piece whose labelled beats are where its notes fall has
+    the largest share on the beat; one whose grid is shifted (a pickup written from tick 0, or
+    a conversion that lost an offset) has it on another sixteenth and would teach late or
+    off-beat labels.
+    """
+    on = timing.onsets.astype(np.float64)
+    beats, _ = beat_grid(timing.meter, timing.ppq, timing.last_tick + 4 * timing.ppq)
+    out = np.zeros(4)
+    if on.size == 0 or beats.size < 2:
+        return out
+    b = beats.astype(np.float64)
+    i = np.clip(np.searchsorted(b, on, side="right") - 1, 0, b.size - 2)
+    frac = (on - b[i]) / (b[i + 1] - b[i])
+    for k in range(4):
+        d = np.abs(frac - k / 4.0)
+        out[k] = float(np.mean(np.minimum(d, 1.0 - d) <= 1.0 / 24.0))
+    return out
+
+
 @dataclass(frozen=True, slots=True)
 class WadPiece:
     """One piece: its Standard MIDI File and labels from its tempo map and meter.
@@ -271,8 +294,9 @@ def find_pieces(
     """The usable music of the WADs that exist (sorted by name; empty if none is installed).
 
     Drops exact duplicates (first by name wins), MUS scores, pieces shorter than
-    `MIN_DURATION_S` and pieces off their grid (`grid_fit` below `MIN_ON_GRID` or
-    `MIN_ON_BEAT`).
+    `MIN_DURATION_S`, pieces off their grid (`grid_fit` below `MIN_ON_GRID` or
+    `MIN_ON_BEAT`) and pieces with more onsets on another sixteenth than on the labelled beat
+    (`beat_phase_shares`).
 
     Parameters
     ----------
@@ -305,6 +329,8 @@ def find_pieces(
             continue
         piece = piece_from_midi(name, midi, from_mus=from_mus)
         on_grid, on_beat = grid_fit(piece.timing)
-        if piece.duration_s >= MIN_DURATION_S and on_grid >= MIN_ON_GRID and on_beat >= MIN_ON_BEAT:
+        shares = beat_phase_shares(piece.timing)
+        on_phase = bool(shares[0] >= shares[1:].max())
+        if piece.duration_s >= MIN_DURATION_S and on_grid >= MIN_ON_GRID and on_beat >= MIN_ON_BEAT and on_phase:
             pieces.append(piece)
     return pieces

@@ -22,6 +22,7 @@ from lumen.analysis.train.midi import (
 )
 from lumen.analysis.train.wadmidi import (
     MUS_RATE_HZ,
+    beat_phase_shares,
     grid_fit,
     mus_to_midi,
     music_lumps,
@@ -128,6 +129,23 @@ def test_time_signatures_are_read_and_compound_meters_beat_in_dotted_quarters() 
     np.testing.assert_allclose(piece.beats_s, beats * 0.125)  # 120 BPM, 4 ticks a quarter
     np.testing.assert_allclose(piece.downbeats_s, [0.0, 1.5, 3.0])
     assert grid_fit(piece.timing) == (1.0, 1.0)
+
+
+def test_beat_phase_shares_find_a_grid_shifted_by_a_sixteenth() -> None:
+    ppq = 8  # a sixteenth is 2 ticks
+
+    def piece(offset: int) -> bytes:
+        notes = []
+        for beat in range(16):  # a note on every beat, another on its "and", all shifted
+            for at in (0, ppq // 2):
+                tick = beat * ppq + at + offset
+                notes += [(tick, 2, bytes([0x90, 60, 90])), (tick + 1, 1, bytes([0x80, 60, 0]))]
+        return smf_bytes([sorted(notes)], ppq=ppq)
+
+    on = beat_phase_shares(read_timing(piece(0)))
+    assert on[0] == pytest.approx(0.5) and on[2] == pytest.approx(0.5) and on[1] == on[3] == 0.0
+    late = beat_phase_shares(read_timing(piece(2)))  # labels a sixteenth before the notes
+    assert late[0] == 0.0 and late[1] == pytest.approx(0.5) and late[1] > late[0]
 
 
 def test_files_without_meter_or_tempo_default_to_4_4_at_120_bpm() -> None:
