@@ -37,6 +37,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import record, table, weights_line  # noqa: E402
 
+import lumen.analysis.beat.model as beat_model  # noqa: E402
 from lumen.analysis.analyzer import Analyzer  # noqa: E402
 from lumen.analysis.base import AnalysisSpec  # noqa: E402
 from lumen.analysis.offline import analyze_signal, load_audio  # noqa: E402
@@ -281,8 +282,6 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = ap.parse_args(argv)
     if args.weights is not None:
-        import lumen.analysis.beat.model as beat_model
-
         if not (args.weights / beat_model.WEIGHTS_FILE).exists():
             ap.error(f"no {beat_model.WEIGHTS_FILE} in {args.weights}")
         # load_weights() reads WEIGHTS_DIR at call time, before the analyzer caches the model.
@@ -291,9 +290,7 @@ def main(argv: list[str] | None = None) -> int:
         args.limit, args.seeds = 3, 2
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     body, _summary = accuracy(args.limit, methods)
-    import lumen.analysis.beat.model as bm
-
-    body = weights_line(bm.WEIGHTS_DIR / bm.WEIGHTS_FILE) + body
+    body = weights_line(beat_model.WEIGHTS_DIR / beat_model.WEIGHTS_FILE) + body
     body += "\n\nA real recording held out of training (Debian fretsonfire-songs-muldjord, beats from its chart's tempo map):\n\n"
     body += recorded_heldout(methods)
     body += "\n\nLock, re-lock and prediction on generated music (held-out seeds, exact beats):\n\n" + timing(args.seeds)

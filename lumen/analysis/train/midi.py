@@ -194,7 +194,7 @@ def read_timing(data: bytes, name: str = "MIDI data") -> MidiTiming:
     meter: list[tuple[int, int, int]] = []
     onsets: list[int] = []
     drums = 0
-    last = max(ends, default=0)  # an end-of-track event's tick counts: the piece lasts until then
+    last = max(ends, default=0)  # each track's last tick, its end-of-track event's included
     for events in tracks:
         for tick, ev in events:
             c = ev[0]
@@ -207,7 +207,6 @@ def read_timing(data: bytes, name: str = "MIDI data") -> MidiTiming:
             elif (c & 0xF0) == 0x90 and len(ev) > 2 and ev[2] > 0:
                 onsets.append(tick)
                 drums += (c & 0x0F) == 9
-            last = max(last, tick)
     # Of several changes on one tick the last one read wins, as in a player.
     tempo = sorted({tick: bpm for tick, bpm in tempo}.items())
     meter = [(tick, num, den) for tick, (num, den) in sorted({tk: (n, d) for tk, n, d in meter}.items())]

@@ -209,8 +209,9 @@ def mus_to_midi(data: bytes) -> bytes:
 def grid_fit(timing: MidiTiming) -> tuple[float, float]:
     """``(on grid, on beat)``: shares of note onsets on a 16th/8th-triplet grid and on a beat.
 
-    Both within 1/24 of a quarter note. Music written to its sequencer's grid scores near 1
-    and well above 1/6; free-time scores near 0.65 and 1/6 (chance).
+    Both within 1/24 (of a quarter note; of the beat for the second, `beat_phase_shares`).
+    Music written to its sequencer's grid scores near 1 and well above 1/6; free-time scores
+    near 0.65 and 1/6 (chance).
     """
     on = timing.onsets.astype(np.float64)
     if on.size == 0:
@@ -222,10 +223,7 @@ def grid_fit(timing: MidiTiming) -> tuple[float, float]:
         r = np.mod(on, step)
         return np.asarray(np.minimum(r, step - r) <= tol)
 
-    beats, _ = beat_grid(timing.meter, q, timing.last_tick + q)
-    k = np.clip(np.searchsorted(beats, on), 1, max(1, beats.size - 1))
-    dist = np.minimum(np.abs(on - beats[k - 1]), np.abs(beats[np.minimum(k, beats.size - 1)] - on))
-    return float(np.mean(near(q / 4) | near(q / 6))), float(np.mean(dist <= tol))
+    return float(np.mean(near(q / 4) | near(q / 6))), float(beat_phase_shares(timing)[0])
 
 
 def beat_phase_shares(timing: MidiTiming) -> npt.NDArray[np.float64]:
