@@ -245,15 +245,21 @@ def cost(seconds: float) -> str:
     # model step alone: numpy runtime vs torch modules per hop
     import torch
 
-    from lumen.analysis.beat.model import StreamingBeatModel, load_weights
+    from lumen.analysis.beat.model import StreamingBeatModel, load_ensemble
 
-    model, _ = load_weights()
+    members = [m for m, _meta in load_ensemble()]
+    model = members[0]
     sm = StreamingBeatModel(model)
-    v = np.random.default_rng(0).standard_normal(sm.mean.shape[0]).astype(np.float32)
+    v = np.random.default_rng(0).standard_normal(sm.n_input).astype(np.float32)
     t0 = time.perf_counter()
     for _ in range(3000):
         sm.step(v)
     t_np = (time.perf_counter() - t0) / 3000 * 1e6
+    ens = StreamingBeatModel(members)
+    t0 = time.perf_counter()
+    for _ in range(3000):
+        ens.step(v)
+    t_ens = (time.perf_counter() - t0) / 3000 * 1e6
     torch.set_num_threads(1)
     xt = torch.from_numpy(v)[None, None]
     hid: Any = None
@@ -264,9 +270,10 @@ def cost(seconds: float) -> str:
         for _ in range(3000):
             _o, hid = model(xt, hid)
         t_torch = (time.perf_counter() - t0) / 3000 * 1e6
-    rows.append(["model step: numpy runtime", t_np, "", t_np, 100.0 * t_np / 10000.0])
+    rows.append([f"model step: numpy runtime, the ensemble ({len(members)} members)", t_ens, "", t_ens, 100.0 * t_ens / 10000.0])
+    rows.append(["model step: numpy runtime, one member", t_np, "", t_np, 100.0 * t_np / 10000.0])
     rows.append([f"model step: torch {torch.__version__} inference_mode, 1 thread", t_torch, "", t_torch, 100.0 * t_torch / 10000.0])
-    return table(["chain (10 ms hops, 48 kHz)", "p50 µs", "p99 µs", "mean µs", "% of one core"], rows) + f"\n\ntorch per-hop / numpy per-hop = {t_torch / t_np:.2f}x"
+    return table(["chain (10 ms hops, 48 kHz)", "p50 µs", "p99 µs", "mean µs", "% of one core"], rows) + f"\n\ntorch per-hop / numpy per-hop (one member) = {t_torch / t_np:.2f}x"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -278,19 +285,21 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="smoke pass: 3 files per set, 2 generated songs")
     ap.add_argument(
         "--weights", type=Path, default=None,
-        help="folder holding candidate beat_gru.pt/.json to score instead of the shipped weights (e.g. lumen train beat --out DIR)",
+        help="folder holding candidate weights (beat_gru.pt and/or beat_gru_wad.pt, each with its .json) to score instead of the shipped ensemble (e.g. lumen train beat --out DIR)",
     )
     args = ap.parse_args(argv)
     if args.weights is not None:
-        if not (args.weights / beat_model.WEIGHTS_FILE).exists():
-            ap.error(f"no {beat_model.WEIGHTS_FILE} in {args.weights}")
+        try:
+            beat_model.member_files(args.weights)
+        except FileNotFoundError as e:
+            ap.error(str(e))
         # load_weights() reads WEIGHTS_DIR at call time, before the analyzer caches the model.
         beat_model.WEIGHTS_DIR = args.weights.resolve()  # type: ignore[misc]
     if args.quick:
         args.limit, args.seeds = 3, 2
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     body, _summary = accuracy(args.limit, methods)
-    body = weights_line(beat_model.WEIGHTS_DIR / beat_model.WEIGHTS_FILE) + body
+    body = weights_line(*beat_model.member_files()) + body
     body += "\n\nA real recording held out of training (Debian fretsonfire-songs-muldjord, beats from its chart's tempo map):\n\n"
     body += recorded_heldout(methods)
     body += "\n\nLock, re-lock and prediction on generated music (held-out seeds, exact beats):\n\n" + timing(args.seeds)

@@ -316,7 +316,7 @@ def main(argv: list[str] | None = None) -> int:
     ])
     import lumen.analysis.beat.model as bm
 
-    wfiles = [bm.WEIGHTS_DIR / bm.WEIGHTS_FILE]
+    wfiles = bm.member_files()
     if HAS_MOOD:
         import lumen.analysis.mood as mm
 

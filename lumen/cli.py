@@ -95,9 +95,14 @@ def _parser() -> argparse.ArgumentParser:
 
     tr = sub.add_parser("train", help="train lumen's models from generated, labelled audio")
     tr_sub = tr.add_subparsers(dest="model", required=True)
-    tb = tr_sub.add_parser("beat", help="the beat/downbeat model (the defaults are the shipped weights' settings; see README)")
+    tb = tr_sub.add_parser("beat", help="the beat/downbeat ensemble (the defaults are the shipped weights' settings; see README)")
+    tb.add_argument(
+        "--member", choices=("all", "gm", "wad"), default="all",
+        help="which ensemble member to train: gm (generated music), wad (also freedoom's music; needs the Debian package "
+             "freedoom), or all of them one after the other (default)",
+    )
     tb.add_argument("--out", type=Path, default=None, help="output folder (default: the package's weights folder)")
-    tb.add_argument("--seed", type=int, default=None, help="random seed (default: the shipped weights' seed)")
+    tb.add_argument("--seed", type=int, default=None, help="random seed (default: each member's shipped seed)")
     tb.add_argument("--steps", type=int, default=None, help="training steps (default: as shipped)")
     tb.add_argument(
         "--clips", type=int, default=None,
@@ -464,40 +469,42 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-    from lumen.analysis.beat.model import WEIGHTS_DIR
-    from lumen.analysis.train.beat import BeatTrainConfig, train_beat
+    from lumen.analysis.beat.model import MEMBERS, WEIGHTS_DIR
+    from lumen.analysis.train.beat import MEMBER_CONFIGS, train_beat
 
-    cfg = BeatTrainConfig()
-    changes: dict[str, Any] = {}
-    if args.seed is not None:
-        changes["seed"] = args.seed
-    if args.steps is not None:
-        changes["steps"] = args.steps
-    if args.recorded is not None:
-        changes["n_recorded"] = args.recorded
-    if args.clips is not None:
-        changes["n_midi"] = args.clips
-        changes["n_dance"] = max(1, round(args.clips * cfg.n_dance / cfg.n_midi))
-        changes["n_wad"] = round(args.clips * cfg.n_wad / cfg.n_midi)
-    if args.wad is not None:
-        changes["n_wad"] = args.wad
-    if args.dance is not None:
-        changes["n_dance"] = args.dance
-    cfg = dataclasses.replace(cfg, **changes)
     out = args.out or WEIGHTS_DIR
-    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} {task.fields[info]}"),
-                  TimeElapsedColumn(), TimeRemainingColumn()) as prog:
-        tasks = {
-            "data": prog.add_task("generating audio", total=cfg.n_midi + cfg.n_dance + cfg.n_recorded + cfg.n_wad, info=""),
-            "train": prog.add_task("training", total=cfg.steps, info=""),
-        }
+    for name in MEMBERS if args.member == "all" else (args.member,):
+        cfg = MEMBER_CONFIGS[name]
+        changes: dict[str, Any] = {}
+        if args.seed is not None:
+            changes["seed"] = args.seed
+        if args.steps is not None:
+            changes["steps"] = args.steps
+        if args.recorded is not None:
+            changes["n_recorded"] = args.recorded
+        if args.clips is not None:
+            changes["n_midi"] = args.clips
+            changes["n_dance"] = max(1, round(args.clips * cfg.n_dance / cfg.n_midi))
+            changes["n_wad"] = round(args.clips * cfg.n_wad / cfg.n_midi)
+        if args.wad is not None:
+            changes["n_wad"] = args.wad
+        if args.dance is not None:
+            changes["n_dance"] = args.dance
+        cfg = dataclasses.replace(cfg, **changes)
+        with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} {task.fields[info]}"),
+                      TimeElapsedColumn(), TimeRemainingColumn()) as prog:
+            tasks = {
+                "data": prog.add_task(f"{name}: generating audio", total=cfg.n_midi + cfg.n_dance + cfg.n_recorded + cfg.n_wad, info=""),
+                "train": prog.add_task(f"{name}: training", total=cfg.steps, info=""),
+            }
 
-        def progress(stage: str, done: int, total: int, info: dict[str, float]) -> None:
-            text = " ".join(f"{k} {v:.4f}" for k, v in info.items())
-            prog.update(tasks[stage], completed=done, total=total, info=text)
+            def progress(stage: str, done: int, total: int, info: dict[str, float]) -> None:
+                text = " ".join(f"{k} {v:.4f}" for k, v in info.items())
+                prog.update(tasks[stage], completed=done, total=total, info=text)
 
-        meta = train_beat(cfg, out, workers=args.workers, progress=progress)
-    print(f"weights: {out}; validation loss {meta['loss_val']}, {meta['n_params']} parameters, {meta['seconds_total']:.0f} s")
+            meta = train_beat(cfg, out, workers=args.workers, progress=progress)
+        print(f"member {name}: {out / MEMBERS[name]}; validation loss {meta['loss_val']}, {meta['n_params']} parameters, "
+              f"{meta['seconds_total']:.0f} s")
     return EXIT_OK
 
 

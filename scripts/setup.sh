@@ -14,6 +14,7 @@ APT_PACKAGES=(
   liblo-tools                                         # oscsend / oscdump
   ffmpeg                                              # MP4 previews
   fluidsynth fluid-soundfont-gm                       # renders generated MIDI: training audio for `lumen train`
+  freedoom                                            # General MIDI game music: training audio of the beat ensemble's "wad" member
   qlcplus                                             # a real console: OSC cues in, sACN out
   iproute2 curl procps                                # private network namespaces for multicast tests
 )

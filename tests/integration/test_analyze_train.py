@@ -49,7 +49,7 @@ def test_analyze_names_an_unreadable_file(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_train_beat_runs_end_to_end_and_the_weights_load(tmp_path: Path) -> None:
-    r = run("train", "beat", "--out", str(tmp_path), "--clips", "4", "--steps", "3", "--seed", "5", "--workers", "1", timeout=280)
+    r = run("train", "beat", "--member", "gm", "--out", str(tmp_path), "--clips", "4", "--steps", "3", "--seed", "5", "--workers", "1", timeout=280)
     assert r.returncode == 0, r.stderr
     from lumen.analysis.beat.model import load_weights
 

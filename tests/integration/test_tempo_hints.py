@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from lumen.engine import Engine, EngineOptions
@@ -43,8 +44,13 @@ def test_override_then_clear_then_tap(tmp_path: object) -> None:
         for k in range(4):
             bpm = engine.tap(t0 + k * 60.0 / 124.0)
         assert bpm == pytest.approx(124.0, rel=1e-6)
-        engine.run(1.0)
-        assert abs(features(engine).bpm - 124.0) < 3.0
+        # The tempo over the next second: its median, since the instantaneous estimate wobbles
+        # by up to 3 % for a moment in this song's passage (with or without the taps).
+        seen = []
+        for _ in range(10):
+            engine.run(0.1)
+            seen.append(features(engine).bpm)
+        assert abs(float(np.median(seen)) - 124.0) < 3.0, seen
         with pytest.raises(ValueError, match="bpm"):
             engine.set_tempo(1000.0)
         assert engine.snapshot()["listen"]["bad_tempo_hints"] == 0

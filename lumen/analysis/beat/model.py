@@ -11,11 +11,14 @@ and per hop (live), so the model sees the same input in both.
 
 The model is ``Linear(128, 64) -> ELU -> GRU(64, 80) x 2 -> Linear(80, 2)``: about 82 000
 parameters, strictly causal (a unidirectional GRU), with two logits per hop: beat and
-downbeat. Training is `lumen.analysis.train.beat`; the shipped weights are in ``weights/``
-beside this file, with the training configuration in a JSON file next to them.
+downbeat. lumen ships an ensemble of two such models trained on different music (`MEMBERS`:
+"gm" on generated General MIDI pieces and dance tracks, "wad" also on freedoom's game music);
+the tracker uses the mean of their activations. Training is `lumen.analysis.train.beat`; the
+shipped weights are in ``weights/`` beside this file, each member's training configuration in
+a JSON file next to its weights.
 
-Live inference runs in numpy (`StreamingBeatModel`): one GRU step per hop on preallocated
-buffers, with weights copied from the strictly loaded torch state dict. It is checked to match
+Live inference runs in numpy (`StreamingBeatModel`): one GRU step per member per hop on
+preallocated buffers, with weights copied from the strictly loaded torch state dicts. It is checked to match
 the torch model, and ``benchmarks/beat_accuracy.py`` measures it against running the torch
 modules per hop under ``inference_mode`` with one thread (numpy is the faster of the two here).
 """
@@ -25,7 +28,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
@@ -43,8 +46,11 @@ __all__ = [
     "BeatFrontend",
     "ModelConfig",
     "StreamingBeatModel",
+    "MEMBERS",
     "build_model",
+    "load_ensemble",
     "load_weights",
+    "member_files",
 ]
 
 #: Mel bands of the frontend, and the frontend's output size (bands plus their flux).
@@ -60,6 +66,11 @@ LOG_MUL: Final[float] = 1000.0
 WEIGHTS_DIR: Final[Path] = Path(__file__).resolve().parent / "weights"
 WEIGHTS_FILE: Final[str] = "beat_gru.pt"
 CONFIG_FILE: Final[str] = "beat_gru.json"
+#: The shipped ensemble, member name -> weights file in `WEIGHTS_DIR` (each with its training
+#: configuration in the ``.json`` beside it): "gm" learnt from generated General MIDI pieces
+#: and dance tracks, "wad" also from freedoom's game music. `lumen train beat --member NAME`
+#: trains one (`lumen.analysis.train.beat.MEMBER_CONFIGS`).
+MEMBERS: Final[dict[str, str]] = {"gm": WEIGHTS_FILE, "wad": "beat_gru_wad.pt"}
 
 F32 = npt.NDArray[np.float32]
 
@@ -229,6 +240,29 @@ def load_weights(path: Path | None = None) -> tuple[torch.nn.Module, dict[str, A
     return load_checkpoint(path or WEIGHTS_DIR / WEIGHTS_FILE, lambda model_cfg: build_model(ModelConfig(**model_cfg)))
 
 
+def member_files(folder: Path | None = None) -> list[Path]:
+    """The ensemble's weight files present in ``folder`` (default: the shipped ones), in `MEMBERS` order.
+
+    A folder holding only ``beat_gru.pt`` (e.g. one ``lumen train beat --out DIR``) is an
+    ensemble of one.
+
+    Raises
+    ------
+    FileNotFoundError
+        No member's weights in the folder.
+    """
+    d = folder or WEIGHTS_DIR
+    files = [d / name for name in MEMBERS.values() if (d / name).exists()]
+    if not files:
+        raise FileNotFoundError(f"no beat model weights ({', '.join(MEMBERS.values())}) in {d}")
+    return files
+
+
+def load_ensemble(folder: Path | None = None) -> list[tuple[torch.nn.Module, dict[str, Any]]]:
+    """Every member of the ensemble in ``folder`` (default: shipped), each as `load_weights` gives it."""
+    return [load_weights(p) for p in member_files(folder)]
+
+
 def load_checkpoint(wpath: Path, build: Callable[[dict[str, Any]], torch.nn.Module]) -> tuple[torch.nn.Module, dict[str, Any]]:
     """Load shipped weights and the training configuration stored beside them (``.json``).
 
@@ -255,34 +289,11 @@ def _sigmoid(x: F32, out: F32) -> None:
     np.reciprocal(out, out=out)
 
 
-class StreamingBeatModel:
-    """The beat model run one hop at a time in numpy, with its GRU state kept between hops.
-
-    Parameters
-    ----------
-    model : torch.nn.Module
-        A model from `build_model`/`load_weights`; its weights are copied (float32).
-
-    Attributes
-    ----------
-    act : ndarray, shape (2,), float32
-        Beat and downbeat activation (0..1) of the latest hop.
-    """
+class _GRUMember:
+    """One trained model run one hop at a time: its weights (float32 copies) and GRU state."""
 
     def __init__(self, model: torch.nn.Module) -> None:
         sd = {k: v.detach().cpu().numpy().astype(np.float32) for k, v in model.state_dict().items()}
-        self._set_weights(sd)
-        self._alloc()
-
-    def fork(self) -> StreamingBeatModel:
-        """A model with the same (shared, read-only) weights and its own zeroed state."""
-        other = StreamingBeatModel.__new__(StreamingBeatModel)
-        for name in ("inv_std", "mean", "w_proj", "b_proj", "layers", "w_head", "b_head"):
-            setattr(other, name, getattr(self, name))
-        other._alloc()
-        return other
-
-    def _set_weights(self, sd: dict[str, F32]) -> None:
         self.inv_std = (1.0 / sd["std"]).astype(np.float32)
         self.mean = sd["mean"]
         self.w_proj, self.b_proj = np.ascontiguousarray(sd["proj.weight"]), sd["proj.bias"]
@@ -292,6 +303,15 @@ class StreamingBeatModel:
             self.layers.append((np.ascontiguousarray(sd[f"gru.weight_ih_l{n}"]), sd[f"gru.bias_ih_l{n}"], np.ascontiguousarray(sd[f"gru.weight_hh_l{n}"]), sd[f"gru.bias_hh_l{n}"]))
             n += 1
         self.w_head, self.b_head = np.ascontiguousarray(sd["head.weight"]), sd["head.bias"]
+        self._alloc()
+
+    def fork(self) -> _GRUMember:
+        """The same (shared, read-only) weights with its own zeroed state."""
+        other = _GRUMember.__new__(_GRUMember)
+        for name in ("inv_std", "mean", "w_proj", "b_proj", "layers", "w_head", "b_head"):
+            setattr(other, name, getattr(self, name))
+        other._alloc()
+        return other
 
     def _alloc(self) -> None:
         """The recurrent state and the per-hop work buffers."""
@@ -309,16 +329,11 @@ class StreamingBeatModel:
         self.hdim = hdim
 
     def reset(self) -> None:
-        """Zero the recurrent state."""
         for h in self.h:
             h[:] = 0.0
         self.act[:] = 0.0
 
     def step(self, x: F32) -> F32:
-        """Activations for one hop's frontend output ``x`` (shape ``(n_input,)``); returns `act`.
-
-        Real-time safe in the sense of the analysis thread: no allocation, no locks.
-        """
         H = self.hdim
         np.subtract(x, self.mean, out=self._x)
         self._x *= self.inv_std
@@ -348,4 +363,69 @@ class StreamingBeatModel:
         np.dot(self.w_head, inp, out=self._logit)
         self._logit += self.b_head
         _sigmoid(self._logit, self.act)
+        return self.act
+
+
+class StreamingBeatModel:
+    """The beat model run one hop at a time in numpy, with its GRU states kept between hops.
+
+    Given several trained models (the shipped ensemble), each runs on the same frontend frame
+    and the activations are their mean: models trained on different music make different
+    mistakes, and their mean is a cleaner beat signal than either (see ``benchmarks/RESULTS.md``).
+
+    Parameters
+    ----------
+    models : torch.nn.Module or sequence of them
+        Models from `build_model`/`load_weights`/`load_ensemble`, all with the same input
+        size; their weights are copied (float32).
+
+    Attributes
+    ----------
+    act : ndarray, shape (2,), float32
+        Beat and downbeat activation (0..1) of the latest hop.
+    """
+
+    def __init__(self, models: torch.nn.Module | Sequence[torch.nn.Module]) -> None:
+        seq = list(models) if isinstance(models, Sequence) else [models]
+        if not seq:
+            raise ValueError("StreamingBeatModel needs at least one model")
+        self.members = [_GRUMember(m) for m in seq]
+        self._check()
+
+    def _check(self) -> None:
+        shapes = {(m.mean.shape[0], m.w_head.shape[0]) for m in self.members}
+        if len(shapes) != 1:
+            raise ValueError(f"ensemble members differ in input or output size: {sorted(shapes)}")
+        self.n_input, n_out = shapes.pop()
+        self.act = np.zeros(n_out, np.float32)
+        self._scale = np.float32(1.0 / len(self.members))
+
+    def fork(self) -> StreamingBeatModel:
+        """A model with the same (shared, read-only) weights and its own zeroed state."""
+        other = StreamingBeatModel.__new__(StreamingBeatModel)
+        other.members = [m.fork() for m in self.members]
+        other._check()
+        return other
+
+    def reset(self) -> None:
+        """Zero the recurrent states."""
+        for m in self.members:
+            m.reset()
+        self.act[:] = 0.0
+
+    def step(self, x: F32) -> F32:
+        """Activations for one hop's frontend output ``x`` (shape ``(n_input,)``); returns `act`.
+
+        Real-time safe in the sense of the analysis thread: no allocation, no locks.
+        """
+        first = True
+        for m in self.members:
+            a = m.step(x)
+            if first:
+                self.act[:] = a
+                first = False
+            else:
+                self.act += a
+        if len(self.members) > 1:
+            self.act *= self._scale
         return self.act

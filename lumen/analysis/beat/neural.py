@@ -3,7 +3,7 @@
 Layer: analysis. Threads: the analysis thread (live) or the caller's thread (offline).
 
 Per 10 ms hop: `BeatFrontend` (log-mel bands and flux from the chain's spectrum) →
-`StreamingBeatModel` (a GRU, numpy, ~20 µs) → beat and downbeat activations → `BeatHMM`
+`StreamingBeatModel` (an ensemble of two GRUs, numpy, ~25 µs each) → mean beat and downbeat activations → `BeatHMM`
 (tempo and phase) → `BarTracker` (position in the bar). Beats are *predicted*: the tracker
 writes ``next_beat_t``, the time of the next beat, and raises ``beat`` in the hop that the
 previous hop predicted the beat to fall in, so beat-locked light can be sent ahead of the
@@ -27,7 +27,7 @@ import numpy.typing as npt
 
 from lumen.analysis.base import AnalysisSpec, HopAnalyzer, HopContext, analyzers
 from lumen.analysis.beat.hmm import BarTracker, BeatHMM
-from lumen.analysis.beat.model import BeatFrontend, StreamingBeatModel, load_weights
+from lumen.analysis.beat.model import BeatFrontend, StreamingBeatModel, load_ensemble
 from lumen.features import IDX
 
 __all__ = ["BeatEvent", "NeuralBeatTracker", "TapTempo"]
@@ -60,7 +60,7 @@ _MODEL_CACHE: dict[str, StreamingBeatModel] = {}
 
 @analyzers.register("beat")
 class NeuralBeatTracker(HopAnalyzer):
-    """Tempo, beat and bar phase, beats, downbeats, ``next_beat_t`` and confidence, from a GRU.
+    """Tempo, beat and bar phase, beats, downbeats, ``next_beat_t`` and confidence, from the beat model's activations.
 
     Writes ``bpm``, ``beat_phase``, ``bar_phase``, ``beat``, ``downbeat``, ``next_beat_t`` and
     ``confidence``. Needs no other analyzer (it reads the chain's spectrum), so it replaces
@@ -80,14 +80,13 @@ class NeuralBeatTracker(HopAnalyzer):
     tempo_max_bpm = 240.0
 
     def prepare(self, spec: AnalysisSpec) -> None:
-        """Load the weights (once per process), build the frontend and the HMMs."""
+        """Load the shipped ensemble (once per process), build the frontend and the HMMs."""
         self.spec = spec
         self.fps = spec.frame_rate_hz
         if "default" not in _MODEL_CACHE:
-            model, _meta = load_weights()
-            _MODEL_CACHE["default"] = StreamingBeatModel(model)
+            _MODEL_CACHE["default"] = StreamingBeatModel([model for model, _meta in load_ensemble()])
         shared = _MODEL_CACHE["default"]
-        self.frontend = BeatFrontend(spec, shared.mean.shape[0] // 2)
+        self.frontend = BeatFrontend(spec, shared.n_input // 2)
         self.model = shared.fork()  # own recurrent state, shared read-only weights
         lo = max(self.tempo_min_bpm, min(spec.tempo_min_bpm, 150.0))
         hi = min(self.tempo_max_bpm, max(spec.tempo_max_bpm, lo + 30.0))

@@ -53,11 +53,11 @@ import soundfile as sf
 from scipy import signal
 
 from lumen.analysis.base import AnalysisSpec
-from lumen.analysis.beat.model import CONFIG_FILE, N_INPUT, WEIGHTS_FILE, BeatFrontend, ModelConfig, build_model
+from lumen.analysis.beat.model import MEMBERS, N_INPUT, BeatFrontend, ModelConfig, build_model
 from lumen.analysis.train.compose import compose
 from lumen.analysis.train.midi import crop_midi, seconds_to_tick, tick_to_seconds
 
-__all__ = ["BeatTrainConfig", "Clip", "SOUNDFONTS", "find_soundfont", "make_clip", "make_dataset", "train_beat"]
+__all__ = ["MEMBER_CONFIGS", "BeatTrainConfig", "Clip", "SOUNDFONTS", "find_soundfont", "make_clip", "make_dataset", "train_beat"]
 
 #: Where Debian puts the General MIDI soundfont.
 SOUNDFONTS = ("/usr/share/sounds/sf2/FluidR3_GM.sf2", "/usr/share/sounds/sf2/default-GM.sf2")
@@ -67,6 +67,7 @@ SOUNDFONTS = ("/usr/share/sounds/sf2/FluidR3_GM.sf2", "/usr/share/sounds/sf2/def
 class BeatTrainConfig:
     """Everything that decides the shipped weights (stored beside them)."""
 
+    member: str = "gm"  # which ensemble member (`lumen.analysis.beat.model.MEMBERS`): names the weights file
     seed: int = 1
     n_midi: int = 700
     n_dance: int = 100
@@ -81,6 +82,13 @@ class BeatTrainConfig:
     pos_weight_beat: float = 4.0
     pos_weight_down: float = 8.0
     model: ModelConfig = field(default_factory=ModelConfig)
+
+
+#: The configuration of each member of the shipped ensemble (`lumen train beat --member NAME`).
+MEMBER_CONFIGS: dict[str, BeatTrainConfig] = {
+    "gm": BeatTrainConfig(),
+    "wad": BeatTrainConfig(member="wad", n_midi=600, n_dance=100, n_wad=400),
+}
 
 
 @dataclass
@@ -366,7 +374,10 @@ def train_beat(
     workers: int = 2,
     progress: Callable[[str, int, int, dict[str, float]], None] | None = None,
 ) -> dict[str, Any]:
-    """Build the data, train, and write ``beat_gru.pt`` and ``beat_gru.json`` into ``out_dir``.
+    """Build the data, train, and write the member's weights and configuration into ``out_dir``.
+
+    The files are named after ``cfg.member`` (`lumen.analysis.beat.model.MEMBERS`): member
+    "gm" writes ``beat_gru.pt`` and ``beat_gru.json``, "wad" ``beat_gru_wad.pt`` and ``.json``.
 
     Parameters
     ----------
@@ -452,7 +463,8 @@ def train_beat(
         vl_kind = {k: val_loss([c for c in val if c.kind.split(":")[0] == k]) for k in sorted({c.kind.split(":")[0] for c in val})}
         vl_wad = val_loss(val_wad)
     out_dir.mkdir(parents=True, exist_ok=True)
-    torch.save(model.state_dict(), out_dir / WEIGHTS_FILE)
+    wfile = out_dir / MEMBERS[cfg.member]
+    torch.save(model.state_dict(), wfile)
     n_params = sum(int(t.numel()) for t in model.parameters())
     kinds: dict[str, int] = {}
     for c in clips:
@@ -476,5 +488,5 @@ def train_beat(
         "seconds_total": round(time.perf_counter() - t0, 1),
         "torch": torch.__version__,
     }
-    (out_dir / CONFIG_FILE).write_text(json.dumps(meta, indent=2) + "\n")
+    wfile.with_suffix(".json").write_text(json.dumps(meta, indent=2) + "\n")
     return meta

@@ -15,12 +15,17 @@ SR = 48000
 
 
 def click_track(bpm: float, seconds: float, sr: int = SR, start_s: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
-    """Decaying low 'kicks' on every beat; returns (audio (n,), beat times)."""
+    """Decaying low 'kicks' on every beat; returns (audio (n,), beat times).
+
+    Each kick fades out to silence: a kick cut off mid-decay ends in a broadband click that a
+    beat model may rightly hear as a second, off-beat attack.
+    """
     n = int(sr * seconds)
     x = np.zeros(n, np.float32)
     beats = np.arange(start_s, seconds - 0.2, 60.0 / bpm)
-    tt = np.arange(int(0.12 * sr)) / sr
+    tt = np.arange(int(0.25 * sr)) / sr
     kick = (np.sin(2 * np.pi * (50 + 100 * np.exp(-tt * 30)) * tt) * np.exp(-tt * 14)).astype(np.float32)
+    kick *= (np.cos(0.5 * np.pi * tt / tt[-1]) ** 2).astype(np.float32)
     for b in beats:
         s = int(round(b * sr))
         e = min(n, s + kick.size)

@@ -11,15 +11,19 @@ import pytest
 from lumen.analysis.base import AnalysisSpec, HopContext
 from lumen.analysis.beat.model import (
     CONFIG_FILE,
+    MEMBERS,
     N_INPUT,
     N_MELS,
     WEIGHTS_DIR,
     WEIGHTS_FILE,
     BeatFrontend,
     StreamingBeatModel,
+    ModelConfig,
     build_model,
+    load_ensemble,
     load_weights,
     mel_matrix,
+    member_files,
 )
 from lumen.analysis.frontend import Frontend
 
@@ -75,6 +79,40 @@ def test_shipped_weights_load_strictly_and_are_small() -> None:
     assert {"seed", "steps", "n_midi", "n_dance"} <= set(meta["train"])
     cfg = json.loads((WEIGHTS_DIR / CONFIG_FILE).read_text())
     assert cfg == meta
+
+
+def test_every_ensemble_member_ships_with_its_config_and_all_fit_in_5_mb() -> None:
+    files = member_files()
+    assert [f.name for f in files] == list(MEMBERS.values())
+    assert sum(f.stat().st_size for f in files) < 5 * 1024 * 1024
+    members = load_ensemble()
+    for f, (model, meta) in zip(files, members):
+        assert meta["train"]["member"] == next(k for k, v in MEMBERS.items() if v == f.name)
+        assert meta["n_params"] == sum(p.numel() for p in model.parameters())
+    assert len({json.dumps(meta["train"], sort_keys=True) for _, meta in members}) == len(members)  # trained differently
+
+
+def test_the_ensemble_streams_the_mean_of_its_members(rng: np.random.Generator) -> None:
+    torch.manual_seed(1)
+    models = [build_model().eval(), build_model(ModelConfig(n_hidden=48, n_layers=1)).eval()]
+    x = rng.standard_normal((1, 200, N_INPUT)).astype(np.float32)
+    with torch.inference_mode():
+        ref = np.mean([torch.sigmoid(m(torch.from_numpy(x))[0])[0].numpy() for m in models], axis=0)
+    ens = StreamingBeatModel(models)
+    got = np.stack([ens.step(x[0, k]).copy() for k in range(200)])
+    np.testing.assert_allclose(got, ref, atol=1e-5)
+    twin = ens.fork()  # shared weights, own state: starts from zero again
+    np.testing.assert_allclose(twin.step(x[0, 0]), ref[0], atol=1e-5)
+
+
+def test_members_of_different_input_size_are_refused() -> None:
+    with pytest.raises(ValueError, match="input or output size"):
+        StreamingBeatModel([build_model(), build_model(ModelConfig(n_input=64))])
+
+
+def test_a_folder_without_weights_is_named(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match=str(tmp_path)):
+        member_files(tmp_path)
 
 
 def test_a_mismatched_state_dict_is_rejected(tmp_path: Path) -> None:

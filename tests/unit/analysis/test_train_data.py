@@ -40,3 +40,20 @@ def test_targets_mark_the_hop_of_each_beat_and_its_neighbours() -> None:
     assert y.dtype == np.float16
     assert y[10, 0] == 1.0 and y[9, 0] == 0.5 and y[11, 0] == 0.5 and y[50, 0] == 1.0
     assert y[50, 1] == 1.0 and y[10, 1] == 0.0 and y.sum() == pytest.approx(2 * 2 + 2)
+
+
+def test_each_shipped_member_was_trained_with_its_member_config() -> None:
+    """`lumen train beat --member NAME` trains with the settings stored beside the shipped weights."""
+    import json
+    from dataclasses import asdict
+
+    from lumen.analysis.beat.model import MEMBERS, member_files
+    from lumen.analysis.train.beat import MEMBER_CONFIGS
+
+    assert set(MEMBER_CONFIGS) == set(MEMBERS)
+    for f in member_files():
+        train = json.loads(f.with_suffix(".json").read_text())["train"]
+        cfg = {k: v for k, v in asdict(MEMBER_CONFIGS[train["member"]]).items() if k != "model"}
+        assert MEMBERS[train["member"]] == f.name
+        # Weights trained before a setting existed store no value for it; it must then be off.
+        assert {k: train.get(k, 0) for k in cfg} == cfg, f.name
