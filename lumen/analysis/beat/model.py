@@ -302,7 +302,7 @@ def _fuse(sds: list[dict[str, F32]]) -> dict[str, F32]:
     GRU weight is block-diagonal (gate-major: the reset gates of every model, then the update
     gates, then the candidates), so hidden unit ``j`` of model ``m`` sees only model ``m``'s
     units; the head gives every model's logits one after the other. It is exactly the models
-    run separately, with a third as many numpy calls per hop. All models must have the same
+    run separately, with 1/k as many numpy calls per hop for k models. All models must have the same
     shape (`_same_shape`).
     """
     k = len(sds)
