@@ -4,10 +4,11 @@ Layer: analysis. Threads: the analysis thread (live) or the caller's thread (off
 
 Per 10 ms hop: `BeatFrontend` (log-mel bands and flux from the chain's spectrum) →
 `StreamingBeatModel` (an ensemble of two GRUs run as one wide GRU in numpy) → mean beat and
-downbeat activations → `BeatHMM` (tempo and phase) → `BarTracker` (position in the bar). Beats are *predicted*: the tracker
-writes ``next_beat_t``, the time of the next beat, and raises ``beat`` in the hop that the
-previous hop predicted the beat to fall in, so beat-locked light can be sent ahead of the
-beat by each output's latency and land on it (see `lumen.scene.graph.predict_phases`).
+downbeat activations → `BeatHMM` (tempo and phase) → `BarTracker` (position in the bar).
+Beats are *predicted*: the tracker writes ``next_beat_t``, the time of the next beat, and
+raises ``beat`` in the hop that the previous hop predicted the beat to fall in, so
+beat-locked light can be sent ahead of the beat by each output's latency and land on it (see
+`lumen.scene.graph.predict_phases`).
 
 External tempo sources (tap tempo, Ableton Link, MIDI clock) reach the tracker through one
 method, `NeuralBeatTracker.hint`: ``mode="nudge"`` pulls the audio tracker's posterior towards
@@ -60,7 +61,7 @@ _MODEL_CACHE: dict[str, StreamingBeatModel] = {}
 
 @analyzers.register("beat")
 class NeuralBeatTracker(HopAnalyzer):
-    """Tempo, beat and bar phase, beats, downbeats, ``next_beat_t`` and confidence, from the beat model's activations.
+    """Tempo, beat and bar phase, beats, downbeats, ``next_beat_t`` and confidence, from activations.
 
     Writes ``bpm``, ``beat_phase``, ``bar_phase``, ``beat``, ``downbeat``, ``next_beat_t`` and
     ``confidence``. Needs no other analyzer (it reads the chain's spectrum), so it replaces
