@@ -97,9 +97,9 @@ def _parser() -> argparse.ArgumentParser:
     tr_sub = tr.add_subparsers(dest="model", required=True)
     tb = tr_sub.add_parser("beat", help="the beat/downbeat ensemble (the defaults are the shipped weights' settings; see README)")
     tb.add_argument(
-        "--member", choices=("all", "gm", "wad"), default="all",
+        "--member", choices=("all", "gm", "wad", "sf"), default="all",
         help="which ensemble member to train: gm (generated music), wad (also freedoom's music; needs the Debian package "
-             "freedoom), or all of them one after the other (default)",
+             "freedoom), sf (like wad, with other soundfonts too), or all of them one after the other (default)",
     )
     tb.add_argument("--out", type=Path, default=None, help="output folder (default: the package's weights folder)")
     tb.add_argument("--seed", type=int, default=None, help="random seed (default: each member's shipped seed)")
@@ -503,7 +503,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                 prog.update(tasks[stage], completed=done, total=total, info=text)
 
             meta = train_beat(cfg, out, workers=args.workers, progress=progress)
-        print(f"member {name}: {out / MEMBERS[name]}; validation loss {meta['loss_val']}, {meta['n_params']} parameters, "
+        print(f"member {name}: {out / MEMBERS.get(name, f'beat_gru_{name}.pt')}; validation loss {meta['loss_val']}, {meta['n_params']} parameters, "
               f"{meta['seconds_total']:.0f} s")
     return EXIT_OK
 

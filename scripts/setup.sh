@@ -15,6 +15,7 @@ APT_PACKAGES=(
   ffmpeg                                              # MP4 previews
   fluidsynth fluid-soundfont-gm                       # renders generated MIDI: training audio for `lumen train`
   freedoom                                            # General MIDI game music: training audio of the beat ensemble's "wad" member
+  timgm6mb-soundfont musescore-general-soundfont-small # other General MIDI soundfonts: the beat member "sf" renders with them too
   qlcplus                                             # a real console: OSC cues in, sACN out
   iproute2 curl procps                                # private network namespaces for multicast tests
 )

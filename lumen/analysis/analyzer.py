@@ -64,10 +64,14 @@ class Analyzer:
             The analyzer's own feature vector (overwritten by the next call).
         """
         if hop.ndim == 2:
-            if hop.shape[1] == 1:
-                self._mono[:] = hop[:, 0]
-            else:
-                np.mean(hop, axis=1, out=self._mono)
+            # The mean of the channels (a channel-at-a-time sum: np.mean over the short axis of
+            # a (hop, channels) block is several times slower).
+            self._mono[:] = hop[:, 0]
+            n_ch = hop.shape[1]
+            if n_ch > 1:
+                for c in range(1, n_ch):
+                    self._mono += hop[:, c]
+                self._mono *= np.float32(1.0 / n_ch)
         else:
             self._mono[:] = hop
         ctx = self.ctx

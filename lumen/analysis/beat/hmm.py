@@ -26,9 +26,73 @@ import math
 import numpy as np
 import numpy.typing as npt
 
+from lumen.rt.jit import jit
+
 __all__ = ["BarTracker", "BeatHMM"]
 
 F64 = npt.NDArray[np.float64]
+I64 = npt.NDArray[np.int64]
+
+
+@jit
+def _forward_step(
+    alpha: F64, nxt: F64, first: I64, last: I64, trans_t: F64, wrap: F64, beat_mask: F64,
+    a: float, non: float, quiet: bool, tempered: bool,
+) -> int:  # pragma: no cover - compiled
+    """One hop of the forward filter from ``alpha`` into ``nxt``; returns the most likely state.
+
+    Every pointer advances one position; the last position of each interval wraps to the
+    first positions, through the tempo transitions (or, when ``quiet``, to its own tempo with
+    nothing observed). Otherwise each state is weighted by its observation likelihood
+    ``mask * (a - non) + non`` (square-rooted when ``tempered``). The result is normalised
+    (uniform if it vanished).
+    """
+    n, n_iv = alpha.shape[0], first.shape[0]
+    for k in range(n_iv):
+        wrap[k] = alpha[last[k]]
+    for s in range(n - 1, 0, -1):
+        nxt[s] = alpha[s - 1]
+    if quiet:  # no evidence: hold the tempo instead of letting it diffuse
+        for k in range(n_iv):
+            nxt[first[k]] = wrap[k]
+    else:
+        for k in range(n_iv):
+            acc = 0.0
+            for j in range(n_iv):
+                acc += trans_t[k, j] * wrap[j]
+            nxt[first[k]] = acc
+        for s in range(n):
+            o = beat_mask[s] * (a - non) + non
+            # Square-rooted likelihoods: one strong but misplaced activation (a fill, a crash
+            # at a break) moves the posterior far less; steady evidence still wins.
+            nxt[s] *= math.sqrt(o) if tempered else o
+    total = 0.0
+    for s in range(n):
+        total += nxt[s]
+    if not (total > 0.0 and total < math.inf):
+        for s in range(n):
+            nxt[s] = 1.0 / n
+        return 0
+    inv = 1.0 / total
+    best, best_v = 0, -1.0
+    for s in range(n):
+        v = nxt[s] * inv
+        nxt[s] = v
+        if v > best_v:
+            best, best_v = s, v
+    return best
+
+
+@jit
+def _near_tempo(alpha: F64, state: int, block: I64, near_lo: I64, near_hi: I64, state_iv: F64) -> tuple[float, float]:  # pragma: no cover
+    """Probability mass within ±4 % of ``state``'s tempo and the mean interval (hops) there."""
+    k = block[state]
+    mass = 0.0
+    acc = 0.0
+    for s in range(near_lo[k], near_hi[k]):
+        mass += alpha[s]
+        acc += alpha[s] * state_iv[s]
+    return mass, (acc / mass if mass > 0.0 else state_iv[state])
 
 
 class BeatHMM:
@@ -92,8 +156,8 @@ class BeatHMM:
         # For each tempo, the state range of the tempi within ±4 % of it (contiguous, since
         # intervals are sorted): the window of `tempo_mass` and `refined_interval`.
         near = np.abs(iv[None, :] / iv[:, None] - 1.0) <= 0.04
-        self._near_lo = [int(self.first[np.flatnonzero(row)[0]]) for row in near]
-        self._near_hi = [int(self.last[np.flatnonzero(row)[-1]]) + 1 for row in near]
+        self._near_lo = np.array([int(self.first[np.flatnonzero(row)[0]]) for row in near], dtype=np.int64)
+        self._near_hi = np.array([int(self.last[np.flatnonzero(row)[-1]]) + 1 for row in near], dtype=np.int64)
         # Beat states: a window of about i / observation_lambda hops centred on the beat
         # (position 0), weighted with a triangle so that the most likely state puts the
         # activation peak on position 0 rather than anywhere in the window.
@@ -107,9 +171,9 @@ class BeatHMM:
         self.quiet_hops = max(1, int(quiet_window_s * fps))
         self.alpha = np.zeros(self.n_states)
         self._next = np.zeros(self.n_states)
-        self._obs = np.zeros(self.n_states)
         self._wrap = np.zeros(iv.size)
-        self._start = np.zeros(iv.size)
+        self.reset()
+        self.step(0.0)  # compiles (or loads) the kernel now, not on the first live hop
         self.reset()
 
     def reset(self) -> None:
@@ -117,6 +181,7 @@ class BeatHMM:
         self.alpha[:] = 1.0 / self.n_states
         self.since_loud = self.quiet_hops  # hops since an activation above quiet_activation
         self.state = 0
+        self._update_near()
 
     @property
     def quiet(self) -> bool:
@@ -125,41 +190,24 @@ class BeatHMM:
 
     def step(self, a: float) -> int:
         """Advance one hop with beat activation ``a`` (0..1); returns the most likely state."""
-        al, nx = self.alpha, self._next
-        np.take(al, self.last, out=self._wrap)
-        nx[1:] = al[:-1]
         if a > self.quiet_activation:
             self.since_loud = 0
         else:
             self.since_loud += 1
-        if self.quiet:  # no evidence: hold the tempo instead of letting it diffuse
-            nx[self.first] = self._wrap
-        else:
-            np.dot(self.trans_t, self._wrap, out=self._start)
-            nx[self.first] = self._start
-            # The floor keeps a stretch of near-zero activations (a breakdown starting) from
-            # penalising fast tempi, whose paths cross beat states more often, before the
-            # quiet hold takes over.
-            a = min(max(a, self.activation_floor), 1.0 - 1e-4) if a == a else self.activation_floor
-            if a < self.quiet_activation:
-                # Weak evidence may say "no beat here" but never "a beat here": capped at the
-                # neutral value, where beat and non-beat states are equally likely.
-                a = min(a, 1.0 / self.obs_lambda)
-            non = (1.0 - a) / (self.obs_lambda - 1.0)
-            np.multiply(self.beat_mask, a - non, out=self._obs)
-            self._obs += non
-            if self.tempered:
-                # Square-rooted likelihoods: one strong but misplaced activation (a fill, a
-                # crash at a break) moves the posterior far less; steady evidence still wins.
-                np.sqrt(self._obs, out=self._obs)
-            nx *= self._obs
-        s = nx.sum()
-        if not (s > 0.0) or not math.isfinite(s):
-            nx[:] = 1.0 / self.n_states
-        else:
-            nx *= 1.0 / s
-        self.alpha, self._next = nx, al
-        self.state = int(np.argmax(nx))
+        # The floor keeps a stretch of near-zero activations (a breakdown starting) from
+        # penalising fast tempi, whose paths cross beat states more often, before the quiet
+        # hold takes over.
+        a = min(max(a, self.activation_floor), 1.0 - 1e-4) if a == a else self.activation_floor
+        if a < self.quiet_activation:
+            # Weak evidence may say "no beat here" but never "a beat here": capped at the
+            # neutral value, where beat and non-beat states are equally likely.
+            a = min(a, 1.0 / self.obs_lambda)
+        non = (1.0 - a) / (self.obs_lambda - 1.0)
+        self.state = _forward_step(
+            self.alpha, self._next, self.first, self.last, self.trans_t, self._wrap, self.beat_mask, a, non, self.quiet, self.tempered
+        )
+        self.alpha, self._next = self._next, self.alpha
+        self._update_near()
         return self.state
 
     def interval(self, state: int | None = None) -> int:
@@ -172,8 +220,7 @@ class BeatHMM:
 
     def tempo_mass(self) -> float:
         """Probability mass within ±4 % of the most likely tempo (0..1): how sure the tempo is."""
-        k = int(self.state_block[self.state])
-        return float(self.alpha[self._near_lo[k] : self._near_hi[k]].sum())
+        return self._near[0]
 
     def refined_interval(self) -> float:
         """Posterior mean of the beat interval (hops) within ±4 % of the most likely tempo.
@@ -181,13 +228,10 @@ class BeatHMM:
         The state space has whole-hop intervals (at 124 bpm, 48 or 49 hops: 125.0 or 122.4
         bpm); the posterior between neighbouring intervals resolves the tempo much finer.
         """
-        k = int(self.state_block[self.state])
-        lo, hi = self._near_lo[k], self._near_hi[k]
-        w = self.alpha[lo:hi]
-        total = float(w.sum())
-        if not total > 0.0:
-            return float(self.intervals[k])
-        return float(np.dot(w, self._state_iv[lo:hi])) / total
+        return self._near[1]
+
+    def _update_near(self) -> None:
+        self._near = _near_tempo(self.alpha, self.state, self.state_block, self._near_lo, self._near_hi, self._state_iv)
 
     def nudge(self, interval_hops: float, hops_since_beat: float | None, weight: float) -> None:
         """Pull the posterior towards an external tempo (and phase): tap tempo, Link, MIDI clock.
@@ -212,6 +256,7 @@ class BeatHMM:
         if s > 0.0:
             self.alpha /= s
         self.state = int(np.argmax(self.alpha))
+        self._update_near()
 
 
 class BarTracker:

@@ -17,16 +17,17 @@ the tracker uses the mean of their activations. Training is `lumen.analysis.trai
 shipped weights are in ``weights/`` beside this file, each member's training configuration in
 a JSON file next to its weights.
 
-Live inference runs in numpy (`StreamingBeatModel`): the members are fused into one wide GRU
-with block-diagonal weights (`_fuse`), one step per hop on preallocated buffers, with weights
-copied from the strictly loaded torch state dicts. It is checked to match
-the torch model, and ``benchmarks/beat_accuracy.py`` measures it against running the torch
-modules per hop under ``inference_mode`` with one thread (numpy is the faster of the two here).
+Live inference runs compiled kernels (numba, `lumen.rt.jit`; `StreamingBeatModel`): the members'
+weights, copied from the strictly loaded torch state dicts, are stacked, and each hop is one
+kernel call per layer for all members on preallocated state, without the GIL. It is checked to
+match the torch model, and ``benchmarks/beat_accuracy.py`` measures it against running the torch
+modules per hop under ``inference_mode`` with one thread.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from collections.abc import Callable, Sequence
@@ -36,6 +37,7 @@ import numpy as np
 import numpy.typing as npt
 
 from lumen.analysis.base import AnalysisSpec
+from lumen.rt.jit import jit
 
 if TYPE_CHECKING:
     import torch
@@ -105,6 +107,23 @@ def mel_matrix(sr: int, n_fft: int, n_mels: int = N_MELS, fmin_hz: float = FMIN_
     return w.astype(np.float32)
 
 
+@jit
+def _logmel_flux(mag: F32, lo: npt.NDArray[np.int64], hi: npt.NDArray[np.int64], w: F32, gain: float, prev: F32, out: F32) -> None:  # pragma: no cover
+    """``out = [log10(1 + gain * mel @ mag), max(0, that - prev)]``; ``prev`` becomes the log-mel.
+
+    Band ``m`` weighs bins ``lo[m]:hi[m]`` by ``w[m, :hi[m] - lo[m]]`` (the mel matrix's nonzero run).
+    """
+    n = lo.shape[0]
+    for m in range(n):
+        acc = 0.0
+        for b in range(lo[m], hi[m]):
+            acc += w[m, b - lo[m]] * mag[b]
+        v = math.log10(1.0 + gain * acc)
+        out[m] = v
+        out[n + m] = max(v - prev[m], 0.0)
+        prev[m] = v
+
+
 class BeatFrontend:
     """Log-mel bands and their positive flux from `HopContext.mag`, per hop or for a file.
 
@@ -120,13 +139,23 @@ class BeatFrontend:
         self.spec = spec
         self.n_mels = n_mels
         self.mel = mel_matrix(spec.sr, spec.n_fft, n_mels)
+        # Each band's nonzero bins (a contiguous run), for the per-hop kernel.
+        nz = [np.flatnonzero(row) for row in self.mel]
+        self._lo = np.array([int(b[0]) for b in nz], dtype=np.int64)
+        self._hi = np.array([int(b[-1]) + 1 for b in nz], dtype=np.int64)
+        width = int((self._hi - self._lo).max())
+        self._w = np.zeros((n_mels, width), dtype=np.float32)
+        for m in range(n_mels):
+            self._w[m, : self._hi[m] - self._lo[m]] = self.mel[m, self._lo[m] : self._hi[m]]
         # |rfft| of a Hann-windowed full-scale sine peaks at sum(window) / 2.
         self.scale = np.float32(2.0 / float(np.sum(np.hanning(spec.n_fft))))
         self.out = np.zeros(2 * n_mels, dtype=np.float32)
         self._logmel = self.out[:n_mels]
         self._flux = self.out[n_mels:]
         self._prev = np.zeros(n_mels, dtype=np.float32)
-        self._tmp = np.zeros(n_mels, dtype=np.float32)
+        self._gain = float(self.scale) * LOG_MUL
+        self.frame(np.zeros(self.mel.shape[1], np.float32))  # compiles (or loads) the kernel now
+        self.reset()
 
     def frame(self, mag: F32) -> F32:
         """The model input for one hop from its magnitude spectrum (shape ``(n_fft//2+1,)``).
@@ -134,13 +163,7 @@ class BeatFrontend:
         Returns `out` (shape ``(2 * n_mels,)``, float32), overwritten by the next call. Allocates
         nothing.
         """
-        np.dot(self.mel, mag, out=self._tmp)
-        self._tmp *= self.scale * np.float32(LOG_MUL)
-        np.log1p(self._tmp, out=self._logmel)
-        self._logmel *= np.float32(1.0 / np.log(10.0))
-        np.subtract(self._logmel, self._prev, out=self._flux)
-        np.maximum(self._flux, 0.0, out=self._flux)
-        self._prev[:] = self._logmel
+        _logmel_flux(mag, self._lo, self._hi, self._w, self._gain, self._prev, self.out)
         return self.out
 
     def reset(self) -> None:
@@ -282,146 +305,126 @@ def load_checkpoint(wpath: Path, build: Callable[[dict[str, Any]], torch.nn.Modu
     return model, meta
 
 
-def _sigmoid(x: F32, out: F32) -> None:
-    np.clip(x, -60.0, 60.0, out=out)  # exp stays finite
-    np.negative(out, out=out)
-    np.exp(out, out=out)
-    out += 1.0
-    np.reciprocal(out, out=out)
-
-
 def _numpy_state(model: torch.nn.Module) -> dict[str, F32]:
     """A model's state dict as float32 numpy arrays (copies)."""
     return {k: v.detach().cpu().numpy().astype(np.float32) for k, v in model.state_dict().items()}
 
 
-def _fuse(sds: list[dict[str, F32]]) -> dict[str, F32]:
-    """One wide GRU state dict that computes every model of ``sds`` side by side.
-
-    The input standardisation is folded into each projection; the projections are stacked; each
-    GRU weight is block-diagonal (gate-major: the reset gates of every model, then the update
-    gates, then the candidates), so hidden unit ``j`` of model ``m`` sees only model ``m``'s
-    units; the head gives every model's logits one after the other. It is exactly the models
-    run separately, with 1/k as many numpy calls per hop for k models. All models must have the same
-    shape (`_same_shape`).
-    """
-    k = len(sds)
-    projs = [sd["proj.weight"] / sd["std"][None, :] for sd in sds]
-    out: dict[str, F32] = {
-        "mean": np.zeros_like(sds[0]["mean"]),
-        "std": np.ones_like(sds[0]["std"]),
-        "proj.weight": np.concatenate(projs).astype(np.float32),
-        "proj.bias": np.concatenate([sd["proj.bias"] - w @ sd["mean"] for sd, w in zip(sds, projs)]).astype(np.float32),
-    }
-    n = 0
-    while f"gru.weight_ih_l{n}" in sds[0]:
-        for kind in ("ih", "hh"):
-            ws = [sd[f"gru.weight_{kind}_l{n}"] for sd in sds]
-            bs = [sd[f"gru.bias_{kind}_l{n}"] for sd in sds]
-            h, c = ws[0].shape[0] // 3, ws[0].shape[1]
-            w = np.zeros((3 * k * h, k * c), np.float32)
-            b = np.zeros(3 * k * h, np.float32)
-            for g in range(3):
-                for m in range(k):
-                    rows = slice((g * k + m) * h, (g * k + m + 1) * h)
-                    w[rows, m * c : (m + 1) * c] = ws[m][g * h : (g + 1) * h]
-                    b[rows] = bs[m][g * h : (g + 1) * h]
-            out[f"gru.weight_{kind}_l{n}"], out[f"gru.bias_{kind}_l{n}"] = w, b
-        n += 1
-    n_out, h = sds[0]["head.weight"].shape
-    head = np.zeros((k * n_out, k * h), np.float32)
-    for m, sd in enumerate(sds):
-        head[m * n_out : (m + 1) * n_out, m * h : (m + 1) * h] = sd["head.weight"]
-    out["head.weight"], out["head.bias"] = head, np.concatenate([sd["head.bias"] for sd in sds]).astype(np.float32)
-    return out
+def _shape_key(sd: dict[str, F32]) -> tuple[tuple[str, tuple[int, ...]], ...]:
+    return tuple((key, v.shape) for key, v in sorted(sd.items()))
 
 
-def _same_shape(sds: list[dict[str, F32]]) -> bool:
-    return len({tuple((key, v.shape) for key, v in sorted(sd.items())) for sd in sds}) == 1
+# The per-hop kernels, compiled by numba (cached on disk, so a process compiles them once per
+# machine). They run without the GIL, so the audio thread is never kept waiting by them. Float
+# sums may be reordered (vectorised), so results match torch to about 1e-6, not bitwise.
+@jit
+def _proj_elu(w: F32, b: F32, x: F32, out: F32) -> None:  # pragma: no cover - compiled
+    """``out[m] = elu(w[m] @ x + b[m])`` for each stacked model ``m``."""
+    k, p_n, i_n = w.shape
+    for m in range(k):
+        for p in range(p_n):
+            acc = b[m, p]
+            for i in range(i_n):
+                acc += w[m, p, i] * x[i]
+            out[m, p] = acc if acc > 0.0 else math.expm1(acc)
 
 
-class _GRUMember:
-    """A trained model (or several fused by `_fuse`) run one hop at a time: weights and GRU state."""
+@jit
+def _gru_layer(w_ih: F32, b_ih: F32, w_hh: F32, b_hh: F32, x: F32, h: F32, h_new: F32) -> None:  # pragma: no cover
+    """One GRU step (torch's gate order r, z, n) of each stacked model; updates ``h`` in place."""
+    k, h3, c_n = w_ih.shape
+    hd = h3 // 3
+    for m in range(k):
+        for j in range(hd):
+            r = b_ih[m, j] + b_hh[m, j]
+            z = b_ih[m, hd + j] + b_hh[m, hd + j]
+            ni = b_ih[m, 2 * hd + j]
+            nh = b_hh[m, 2 * hd + j]
+            for c in range(c_n):
+                xc = x[m, c]
+                r += w_ih[m, j, c] * xc
+                z += w_ih[m, hd + j, c] * xc
+                ni += w_ih[m, 2 * hd + j, c] * xc
+            for c in range(hd):
+                hc = h[m, c]
+                r += w_hh[m, j, c] * hc
+                z += w_hh[m, hd + j, c] * hc
+                nh += w_hh[m, 2 * hd + j, c] * hc
+            r = 1.0 / (1.0 + math.exp(-min(max(r, -60.0), 60.0)))
+            z = 1.0 / (1.0 + math.exp(-min(max(z, -60.0), 60.0)))
+            n = math.tanh(ni + r * nh)
+            h_new[m, j] = n + z * (h[m, j] - n)
+        for j in range(hd):
+            h[m, j] = h_new[m, j]
 
-    def __init__(self, sd: dict[str, F32]) -> None:
-        self.inv_std = (1.0 / sd["std"]).astype(np.float32)
-        self.mean = sd["mean"]
-        self.w_proj, self.b_proj = np.ascontiguousarray(sd["proj.weight"]), sd["proj.bias"]
+
+@jit
+def _head_sum(w: F32, b: F32, h: F32, out: F32) -> None:  # pragma: no cover - compiled
+    """``out += sigmoid(w[m] @ h[m] + b[m])`` summed over the stacked models."""
+    k, o_n, h_n = w.shape
+    for m in range(k):
+        for o in range(o_n):
+            acc = b[m, o]
+            for c in range(h_n):
+                acc += w[m, o, c] * h[m, c]
+            out[o] += 1.0 / (1.0 + math.exp(-min(max(acc, -60.0), 60.0)))
+
+
+class _Stack:
+    """Models of one shape, their weights stacked on a leading axis, run one hop at a time."""
+
+    def __init__(self, sds: list[dict[str, F32]]) -> None:
+        def stack(key: str) -> F32:
+            return np.ascontiguousarray(np.stack([sd[key] for sd in sds]), dtype=np.float32)
+
+        # The input standardisation is folded into the projection: w (x - mean) / std + b.
+        w_proj = [sd["proj.weight"] / sd["std"][None, :] for sd in sds]
+        self.w_proj = np.ascontiguousarray(np.stack(w_proj), dtype=np.float32)
+        self.b_proj = np.ascontiguousarray(np.stack([sd["proj.bias"] - w @ sd["mean"] for sd, w in zip(sds, w_proj)]), dtype=np.float32)
         self.layers: list[tuple[F32, F32, F32, F32]] = []
         n = 0
-        while f"gru.weight_ih_l{n}" in sd:
-            self.layers.append((np.ascontiguousarray(sd[f"gru.weight_ih_l{n}"]), sd[f"gru.bias_ih_l{n}"], np.ascontiguousarray(sd[f"gru.weight_hh_l{n}"]), sd[f"gru.bias_hh_l{n}"]))
+        while f"gru.weight_ih_l{n}" in sds[0]:
+            self.layers.append(tuple(stack(f"gru.{kind}_l{n}") for kind in ("weight_ih", "bias_ih", "weight_hh", "bias_hh")))  # type: ignore[arg-type]
             n += 1
-        self.w_head, self.b_head = np.ascontiguousarray(sd["head.weight"]), sd["head.bias"]
+        self.w_head, self.b_head = stack("head.weight"), stack("head.bias")
         self._alloc()
 
-    def fork(self) -> _GRUMember:
+    def fork(self) -> _Stack:
         """The same (shared, read-only) weights with its own zeroed state."""
-        other = _GRUMember.__new__(_GRUMember)
-        for name in ("inv_std", "mean", "w_proj", "b_proj", "layers", "w_head", "b_head"):
+        other = _Stack.__new__(_Stack)
+        for name in ("w_proj", "b_proj", "layers", "w_head", "b_head"):
             setattr(other, name, getattr(self, name))
         other._alloc()
         return other
 
     def _alloc(self) -> None:
         """The recurrent state and the per-hop work buffers."""
-        hdim = self.layers[0][2].shape[1]
-        self.h = [np.zeros(hdim, np.float32) for _ in self.layers]
-        self._x = np.zeros(self.mean.shape[0], np.float32)
-        self._z = np.zeros(self.w_proj.shape[0], np.float32)
-        self._zneg = np.zeros_like(self._z)
-        self._gi = np.zeros(3 * hdim, np.float32)
-        self._gh = np.zeros(3 * hdim, np.float32)
-        self._rz = np.zeros(2 * hdim, np.float32)
-        self._n = np.zeros(hdim, np.float32)
-        self._logit = np.zeros(self.w_head.shape[0], np.float32)
-        self.act = np.zeros(self.w_head.shape[0], np.float32)
-        self.hdim = hdim
+        k, hd = self.w_head.shape[0], self.layers[0][2].shape[2]
+        self.h = [np.zeros((k, hd), np.float32) for _ in self.layers]
+        self._z = np.zeros(self.b_proj.shape, np.float32)
+        self._h_new = np.zeros((k, hd), np.float32)
 
     def reset(self) -> None:
         for h in self.h:
             h[:] = 0.0
-        self.act[:] = 0.0
 
-    def step(self, x: F32) -> F32:
-        H = self.hdim
-        np.subtract(x, self.mean, out=self._x)
-        self._x *= self.inv_std
-        np.dot(self.w_proj, self._x, out=self._z)
-        self._z += self.b_proj
-        # ELU: z if z > 0 else exp(z) - 1
-        np.minimum(self._z, 0.0, out=self._zneg)
-        np.expm1(self._zneg, out=self._zneg)
-        np.maximum(self._z, 0.0, out=self._z)
-        self._z += self._zneg
-        inp = self._z
+    def step_sum(self, x: F32, out: F32) -> None:
+        """Adds each model's activations for frontend frame ``x`` to ``out``."""
+        _proj_elu(self.w_proj, self.b_proj, x, self._z)
+        inp: F32 = self._z
         for (w_ih, b_ih, w_hh, b_hh), h in zip(self.layers, self.h):
-            np.dot(w_ih, inp, out=self._gi)
-            self._gi += b_ih
-            np.dot(w_hh, h, out=self._gh)
-            self._gh += b_hh
-            np.add(self._gi[: 2 * H], self._gh[: 2 * H], out=self._rz)
-            _sigmoid(self._rz, self._rz)
-            np.multiply(self._rz[:H], self._gh[2 * H :], out=self._n)
-            self._n += self._gi[2 * H :]
-            np.tanh(self._n, out=self._n)
-            # h' = (1 - z) * n + z * h = n + z * (h - n)
-            h -= self._n
-            h *= self._rz[H:]
-            h += self._n
+            _gru_layer(w_ih, b_ih, w_hh, b_hh, inp, h, self._h_new)
             inp = h
-        np.dot(self.w_head, inp, out=self._logit)
-        self._logit += self.b_head
-        _sigmoid(self._logit, self.act)
-        return self.act
+        _head_sum(self.w_head, self.b_head, inp, out)
 
 
 class StreamingBeatModel:
-    """The beat model run one hop at a time in numpy, with its GRU states kept between hops.
+    """The beat model run one hop at a time in compiled kernels, its GRU states kept between hops.
 
     Given several trained models (the shipped ensemble), each runs on the same frontend frame
     and the activations are their mean: models trained on different music make different
     mistakes, and their mean is a cleaner beat signal than either (see ``benchmarks/RESULTS.md``).
+    Models of one shape are stacked and run together (one kernel call per layer).
 
     Parameters
     ----------
@@ -445,9 +448,14 @@ class StreamingBeatModel:
             raise ValueError(f"ensemble members differ in input or output size: {sorted(shapes)}")
         self.n_input, self.n_out = shapes.pop()
         self.n_models = len(sds)
-        # Models of one shape run as one wide GRU (fewer, larger numpy calls per hop).
-        self.members = [_GRUMember(_fuse(sds))] if len(sds) > 1 and _same_shape(sds) else [_GRUMember(sd) for sd in sds]
+        # Models of one shape run stacked: one kernel call per layer for all of them.
+        groups: dict[tuple[tuple[str, tuple[int, ...]], ...], list[dict[str, F32]]] = {}
+        for sd in sds:
+            groups.setdefault(_shape_key(sd), []).append(sd)
+        self.members = [_Stack(g) for g in groups.values()]
         self._alloc()
+        self.step(np.zeros(self.n_input, np.float32))  # compiles (or loads) the kernels now, not on the first live hop
+        self.reset()
 
     def _alloc(self) -> None:
         self.act = np.zeros(self.n_out, np.float32)
@@ -472,16 +480,8 @@ class StreamingBeatModel:
 
         Real-time safe in the sense of the analysis thread: no allocation, no locks.
         """
-        n = self.n_out
-        first = True
+        self.act[:] = 0.0
         for m in self.members:
-            a = m.step(x)  # one model's activations, or every fused model's one after the other
-            for j in range(0, a.shape[0], n):
-                if first:
-                    self.act[:] = a[j : j + n]
-                    first = False
-                else:
-                    self.act += a[j : j + n]
-        if self.n_models > 1:
-            self.act *= self._scale
+            m.step_sum(x, self.act)
+        self.act *= self._scale
         return self.act

@@ -61,6 +61,10 @@ __all__ = ["MEMBER_CONFIGS", "BeatTrainConfig", "Clip", "SOUNDFONTS", "find_soun
 
 #: Where Debian puts the General MIDI soundfont.
 SOUNDFONTS = ("/usr/share/sounds/sf2/FluidR3_GM.sf2", "/usr/share/sounds/sf2/default-GM.sf2")
+#: Where Debian puts other soundfonts (`BeatTrainConfig.alt_soundfonts` names files in these).
+SOUNDFONT_DIRS = ("/usr/share/sounds/sf2", "/usr/share/sounds/sf3")
+#: Debian packages of the other soundfonts a member may render with, by file name.
+SOUNDFONT_PACKAGES = {"TimGM6mb.sf2": "timgm6mb-soundfont", "MuseScore_General_Lite.sf3": "musescore-general-soundfont-small"}
 
 
 @dataclass(frozen=True)
@@ -81,6 +85,10 @@ class BeatTrainConfig:
     weight_decay: float = 1e-5
     pos_weight_beat: float = 4.0
     pos_weight_down: float = 8.0
+    # Other General MIDI soundfonts (file names in SOUNDFONT_DIRS): this share of the MIDI
+    # renders (generated and freedoom) uses one of them, picked at random, instead of FluidR3.
+    alt_soundfonts: tuple[str, ...] = ()
+    alt_soundfont_share: float = 0.0
     model: ModelConfig = field(default_factory=ModelConfig)
 
 
@@ -88,6 +96,10 @@ class BeatTrainConfig:
 MEMBER_CONFIGS: dict[str, BeatTrainConfig] = {
     "gm": BeatTrainConfig(),
     "wad": BeatTrainConfig(member="wad", n_midi=600, n_dance=100, n_wad=400),
+    "sf": BeatTrainConfig(
+        member="sf", seed=2, n_midi=600, n_dance=100, n_wad=400,
+        alt_soundfonts=("TimGM6mb.sf2", "MuseScore_General_Lite.sf3"), alt_soundfont_share=0.6,
+    ),
 }
 
 
@@ -164,6 +176,16 @@ def find_soundfont() -> str:
         if os.path.exists(p):
             return p
     raise FileNotFoundError("no General MIDI soundfont found: install the Debian package fluid-soundfont-gm")
+
+
+def find_alt_soundfont(name: str) -> str:
+    """Path of the soundfont file ``name`` in `SOUNDFONT_DIRS`; raises FileNotFoundError if absent."""
+    for d in SOUNDFONT_DIRS:
+        p = os.path.join(d, name)
+        if os.path.exists(p):
+            return p
+    pkg = SOUNDFONT_PACKAGES.get(name, "that provides it")
+    raise FileNotFoundError(f"soundfont {name} not found in {', '.join(SOUNDFONT_DIRS)}: install the Debian package {pkg}")
 
 
 def _render_midi(piece_path: str, sr: int, sf2: str) -> npt.NDArray[np.float32]:
@@ -244,6 +266,8 @@ def make_clip(
     n_dance: int | None = None,
     n_recorded: int | None = None,
     held_out: bool = False,
+    alt_sf2: tuple[str, ...] = (),
+    alt_share: float = 0.0,
 ) -> Clip:
     """Clip number ``index`` of the data set for ``seed`` (a pure function of its arguments).
 
@@ -253,8 +277,14 @@ def make_clip(
     (`lumen.analysis.train.wadmidi`; of its held-out pieces when ``held_out``). Dance clips
     and freedoom excerpts draw from their own random streams, numbered from the first clip of
     their kind, so their content does not depend on how many clips of other kinds come before
-    them (a data set with fewer MIDI clips is a subset of one with more).
+    them (a data set with fewer MIDI clips is a subset of one with more). A MIDI render uses one
+    of the soundfonts ``alt_sf2`` instead of ``sf2`` with probability ``alt_share``, drawn from a
+    stream of its own (so the rest of the clip is the same whichever soundfont plays it).
     """
+    if alt_sf2 and alt_share > 0.0:
+        pick = np.random.default_rng([seed, 0x5F2, int(held_out), index])
+        if pick.random() < alt_share:
+            sf2 = alt_sf2[int(pick.integers(0, len(alt_sf2)))]
     rng = np.random.default_rng([seed, index])
     has_down = True
     n_before_wad = n_midi + (n_dance or 0) + (n_recorded or 0)
@@ -315,7 +345,7 @@ def make_clip(
     return Clip(x=x.astype(np.float16), y=y, kind=kind, fps=fps, has_downbeats=has_down)
 
 
-def _make_clip_star(args: tuple[int, int, int, float, str, int, int, int, bool]) -> Clip:
+def _make_clip_star(args: tuple[int, int, int, float, str, int, int, int, bool, tuple[str, ...], float]) -> Clip:
     return make_clip(*args)
 
 
@@ -328,6 +358,7 @@ def make_dataset(
     training clips (kind ``wad-held-out:<piece>``), for validation only.
     """
     sf2 = find_soundfont() if cfg.n_midi or cfg.n_wad else ""
+    alt = tuple(find_alt_soundfont(name) for name in cfg.alt_soundfonts) if cfg.alt_soundfont_share > 0.0 else ()
     n_rec = cfg.n_recorded if _recorded_songs() else 0
     if cfg.n_wad and not _wad_pieces():
         raise FileNotFoundError("n_wad > 0 but no freedoom music found: install the Debian package freedoom")
@@ -338,6 +369,7 @@ def make_dataset(
         (
             i if i < n_before_wad + cfg.n_wad else n_before_wad + (i - n_before_wad - cfg.n_wad),
             cfg.seed, cfg.n_midi, cfg.clip_s, sf2, cfg.model.n_input // 2, cfg.n_dance, n_rec, i >= n_before_wad + cfg.n_wad,
+            alt, cfg.alt_soundfont_share,
         )
         for i in range(n)
     ]
@@ -359,7 +391,8 @@ def make_dataset(
 def _sources(cfg: BeatTrainConfig) -> str:
     """What the training audio was, for the config stored beside the weights."""
     parts = [
-        (cfg.n_midi, "generated General MIDI pieces (lumen.analysis.train.compose) rendered by FluidSynth with FluidR3_GM"),
+        (cfg.n_midi, "generated General MIDI pieces (lumen.analysis.train.compose) rendered by FluidSynth with FluidR3_GM"
+         + (f" ({1 - cfg.alt_soundfont_share:.0%}) or {' or '.join(cfg.alt_soundfonts)}" if cfg.alt_soundfont_share > 0.0 else "")),
         (cfg.n_dance, "lumen.audio.music dance tracks"),
         (cfg.n_recorded, "excerpts of recorded songs from Debian's fretsonfire-songs-* packages"),
         (cfg.n_wad, "excerpts of the General MIDI music in Debian's freedoom WADs (lumen.analysis.train.wadmidi)"),
@@ -463,7 +496,7 @@ def train_beat(
         vl_kind = {k: val_loss([c for c in val if c.kind.split(":")[0] == k]) for k in sorted({c.kind.split(":")[0] for c in val})}
         vl_wad = val_loss(val_wad)
     out_dir.mkdir(parents=True, exist_ok=True)
-    wfile = out_dir / MEMBERS[cfg.member]
+    wfile = out_dir / MEMBERS.get(cfg.member, f"beat_gru_{cfg.member}.pt")
     torch.save(model.state_dict(), wfile)
     n_params = sum(int(t.numel()) for t in model.parameters())
     kinds: dict[str, int] = {}
