@@ -64,4 +64,7 @@ except md.PackageNotFoundError:
         (d / "INSTALLER").write_text("lumen-setup\n")
 PYEOF
 .venv/bin/lumen --version
+# Compile the analysis chain's numba kernels once now (they are cached on disk), so the first
+# listen process does not spend seconds compiling.
+.venv/bin/python -c "from lumen.analysis.analyzer import Analyzer; from lumen.analysis.base import AnalysisSpec; Analyzer(AnalysisSpec.for_rate(48000))"
 echo "lumen setup: done (.venv/bin/lumen)"

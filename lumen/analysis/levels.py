@@ -89,9 +89,9 @@ class LevelsAnalyzer(HopAnalyzer):
         self._release = coef(0.12, spec.hop_s)
         self._slots = [IDX[b] for b in BANDS]
         # The shaders' spectrum texture: mel-spaced bins, 30 Hz to 16 kHz (or Nyquist).
-        from lumen.analysis.beat.model import mel_matrix
+        from lumen.analysis.beat.model import BandRuns, mel_matrix
 
-        self._spec_w = mel_matrix(spec.sr, spec.n_fft, SPECTRUM_BINS, 30.0, 16000.0)
+        self._spec_w = BandRuns(mel_matrix(spec.sr, spec.n_fft, SPECTRUM_BINS, 30.0, 16000.0))
         self._spec_db = np.zeros(SPECTRUM_BINS, dtype=np.float32)
         self._spec_tmp = np.zeros(SPECTRUM_BINS, dtype=np.float32)
         self._spec_rise = np.zeros(SPECTRUM_BINS, dtype=np.bool_)
@@ -134,7 +134,7 @@ class LevelsAnalyzer(HopAnalyzer):
 
     def _spectrum(self, vec: npt.NDArray[np.float64]) -> None:
         """Mel-spaced levels 0..1 against a running peak (48 dB range), fast attack, slow release."""
-        np.dot(self._spec_w, self._pow, out=self._spec_tmp)
+        self._spec_w.apply(self._pow, self._spec_tmp)
         self._spec_tmp *= 2.0 / self._norm
         self._spec_tmp += _EPS
         np.log10(self._spec_tmp, out=self._spec_db)

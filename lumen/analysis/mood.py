@@ -62,7 +62,7 @@ import numpy as np
 import numpy.typing as npt
 
 from lumen.analysis.base import AnalysisSpec, HopAnalyzer, HopContext, analyzers
-from lumen.analysis.beat.model import load_checkpoint, mel_matrix
+from lumen.analysis.beat.model import BandRuns, load_checkpoint, mel_matrix
 from lumen.features import IDX
 
 if TYPE_CHECKING:
@@ -225,7 +225,7 @@ class MoodStats:
         nb_long = self.n_long // 2 + 1
         self._cs = np.zeros(nb_long + 1, dtype=np.float32)
         self._local = np.zeros(nb_long, dtype=np.float32)
-        self._mel_w = mel_matrix(spec.sr, spec.n_fft, N_MOOD_MELS, MEL_FMIN_HZ, MEL_FMAX_HZ)
+        self._mel_w = BandRuns(mel_matrix(spec.sr, spec.n_fft, N_MOOD_MELS, MEL_FMIN_HZ, MEL_FMAX_HZ))
         # |rfft| of a Hann-windowed full-scale sine peaks at sum(window) / 2.
         scale = 2.0 / float(np.sum(np.hanning(spec.n_fft)))
         self._pscale = np.float32(scale * scale)
@@ -287,7 +287,7 @@ class MoodStats:
         np.multiply(mag, mag, out=p)
         # log-mel band levels, dB re full scale
         mel = self._mel
-        np.dot(self._mel_w, p, out=mel)
+        self._mel_w.apply(p, mel)
         mel *= self._pscale
         mel += np.float32(1e-10)
         np.log10(mel, out=self._lm)

@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     import torch
 
 __all__ = [
+    "BandRuns",
     "N_INPUT",
     "N_MELS",
     "WEIGHTS_DIR",
@@ -107,6 +108,41 @@ def mel_matrix(sr: int, n_fft: int, n_mels: int = N_MELS, fmin_hz: float = FMIN_
     return w.astype(np.float32)
 
 
+class BandRuns:
+    """A band matrix (rows of weights over FFT bins, like `mel_matrix`) kept as each row's run of
+    bins from its first to its last nonzero weight, applied per hop by a compiled kernel: a
+    triangular band touches a few bins, so this skips the zeros of a dense product.
+
+    Parameters
+    ----------
+    w : ndarray, shape (n_bands, n_bins)
+        Rows with at least one nonzero weight.
+    """
+
+    def __init__(self, w: npt.NDArray[np.floating[Any]]) -> None:
+        nz = [np.flatnonzero(row) for row in w]
+        self.lo = np.array([int(b[0]) for b in nz], dtype=np.int64)
+        self.hi = np.array([int(b[-1]) + 1 for b in nz], dtype=np.int64)
+        self.w = np.zeros((w.shape[0], int((self.hi - self.lo).max())), dtype=np.float32)
+        for m in range(w.shape[0]):
+            self.w[m, : self.hi[m] - self.lo[m]] = w[m, self.lo[m] : self.hi[m]]
+        self.apply(np.zeros(w.shape[1], np.float32), np.zeros(w.shape[0], np.float32))  # compiles (or loads) the kernel now
+
+    def apply(self, x: F32, out: F32) -> F32:
+        """``out = w @ x`` (float32, no allocation); returns ``out``."""
+        _runs_dot(x, self.lo, self.hi, self.w, out)
+        return out
+
+
+@jit
+def _runs_dot(x: F32, lo: npt.NDArray[np.int64], hi: npt.NDArray[np.int64], w: F32, out: F32) -> None:  # pragma: no cover
+    for m in range(lo.shape[0]):
+        acc = 0.0
+        for b in range(lo[m], hi[m]):
+            acc += w[m, b - lo[m]] * x[b]
+        out[m] = acc
+
+
 @jit
 def _logmel_flux(mag: F32, lo: npt.NDArray[np.int64], hi: npt.NDArray[np.int64], w: F32, gain: float, prev: F32, out: F32) -> None:  # pragma: no cover
     """``out = [log10(1 + gain * mel @ mag), max(0, that - prev)]``; ``prev`` becomes the log-mel.
@@ -139,14 +175,7 @@ class BeatFrontend:
         self.spec = spec
         self.n_mels = n_mels
         self.mel = mel_matrix(spec.sr, spec.n_fft, n_mels)
-        # Each band's nonzero bins (a contiguous run), for the per-hop kernel.
-        nz = [np.flatnonzero(row) for row in self.mel]
-        self._lo = np.array([int(b[0]) for b in nz], dtype=np.int64)
-        self._hi = np.array([int(b[-1]) + 1 for b in nz], dtype=np.int64)
-        width = int((self._hi - self._lo).max())
-        self._w = np.zeros((n_mels, width), dtype=np.float32)
-        for m in range(n_mels):
-            self._w[m, : self._hi[m] - self._lo[m]] = self.mel[m, self._lo[m] : self._hi[m]]
+        self._runs = BandRuns(self.mel)
         # |rfft| of a Hann-windowed full-scale sine peaks at sum(window) / 2.
         self.scale = np.float32(2.0 / float(np.sum(np.hanning(spec.n_fft))))
         self.out = np.zeros(2 * n_mels, dtype=np.float32)
@@ -163,7 +192,8 @@ class BeatFrontend:
         Returns `out` (shape ``(2 * n_mels,)``, float32), overwritten by the next call. Allocates
         nothing.
         """
-        _logmel_flux(mag, self._lo, self._hi, self._w, self._gain, self._prev, self.out)
+        r = self._runs
+        _logmel_flux(mag, r.lo, r.hi, r.w, self._gain, self._prev, self.out)
         return self.out
 
     def reset(self) -> None:

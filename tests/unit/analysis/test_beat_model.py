@@ -17,6 +17,7 @@ from lumen.analysis.beat.model import (
     WEIGHTS_DIR,
     WEIGHTS_FILE,
     BeatFrontend,
+    BandRuns,
     StreamingBeatModel,
     ModelConfig,
     build_model,
@@ -36,6 +37,16 @@ def test_mel_bands_are_normalised_and_never_empty(sr: int) -> None:
     w = mel_matrix(sr, spec.n_fft)
     assert w.shape == (N_MELS, spec.n_fft // 2 + 1)
     np.testing.assert_allclose(w.sum(axis=1), 1.0, rtol=1e-5)
+
+
+@pytest.mark.parametrize("sr", [8000, 48000, 96000])
+def test_band_runs_equal_the_dense_product(sr: int, rng: np.random.Generator) -> None:
+    spec = AnalysisSpec.for_rate(sr)
+    w = mel_matrix(sr, spec.n_fft, 40, 20.0, 16000.0)
+    x = rng.uniform(0.0, 2.0, w.shape[1]).astype(np.float32)
+    out = np.zeros(w.shape[0], np.float32)
+    assert BandRuns(w).apply(x, out) is out
+    np.testing.assert_allclose(out, w @ x, rtol=1e-5)
 
 
 @pytest.mark.parametrize("sr", [22050, 48000])
