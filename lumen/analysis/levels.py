@@ -15,6 +15,7 @@ import numpy.typing as npt
 
 from lumen.analysis.base import AnalysisSpec, HopAnalyzer, HopContext, analyzers
 from lumen.features import BAND_EDGES_HZ, BANDS, IDX, SPECTRUM_BINS, SPECTRUM_FIELDS, WAVE_FIELDS, WAVE_SAMPLES
+from lumen.rt.jit import jit
 
 _EPS = 1e-10
 SILENCE_DB = -70.0
@@ -158,6 +159,19 @@ class LevelsAnalyzer(HopAnalyzer):
         vec[self._spec0 : self._spec0 + SPECTRUM_BINS] = self._spec
 
 
+@jit
+def _log_flux(mag: npt.NDArray[np.float32], prev: npt.NDArray[np.float32], n: int) -> float:  # pragma: no cover - compiled
+    """Sum over the first ``n`` bins of the rise of ``log1p(mag)`` since ``prev``; ``prev`` becomes it."""
+    total = 0.0
+    for b in range(n):
+        v = math.log1p(mag[b])
+        d = v - prev[b]
+        if d > 0.0:
+            total += d
+        prev[b] = v
+    return total
+
+
 @analyzers.register("onset")
 class OnsetAnalyzer(HopAnalyzer):
     """Spectral-flux onsets: ``onset`` strength (0..1) and ``is_onset`` events.
@@ -172,9 +186,8 @@ class OnsetAnalyzer(HopAnalyzer):
         """Allocate the previous-spectrum buffer."""
         self.spec = spec
         n = spec.n_fft // 2 + 1
-        self._log = np.zeros(n, dtype=np.float32)
         self._prev = np.zeros(n, dtype=np.float32)
-        self._diff = np.zeros(n, dtype=np.float32)
+        _log_flux(self._prev, self._prev.copy(), n)  # compiles (or loads) the kernel now
         # Ignore bins above 16 kHz (often empty or noisy) so flux tracks musical content.
         freqs = np.fft.rfftfreq(spec.n_fft, 1.0 / spec.sr)
         self._n_bins = int(np.searchsorted(freqs, 16000.0))
@@ -195,11 +208,7 @@ class OnsetAnalyzer(HopAnalyzer):
     def process(self, ctx: HopContext, vec: npt.NDArray[np.float64]) -> None:
         """Write ``onset`` and ``is_onset`` for this hop."""
         n = self._n_bins
-        np.log1p(ctx.mag, out=self._log)
-        np.subtract(self._log[:n], self._prev[:n], out=self._diff[:n])
-        np.maximum(self._diff[:n], 0.0, out=self._diff[:n])
-        self._prev[:] = self._log
-        flux = float(self._diff[:n].sum()) / n
+        flux = _log_flux(ctx.mag, self._prev, n) / n
         self.flux = flux
         self._peak = max(flux, self._peak * self._peak_fall, 1e-4)
         strength = flux / self._peak
