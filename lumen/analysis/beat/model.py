@@ -348,6 +348,11 @@ def _shape_key(sd: dict[str, F32]) -> tuple[tuple[str, tuple[int, ...]], ...]:
 # machine). They run without the GIL, so the audio thread is never kept waiting by them. Float
 # sums may be reordered (vectorised), so results match torch to about 1e-6, not bitwise.
 @jit
+def _sigmoid(v: float) -> float:  # pragma: no cover - compiled
+    return 1.0 / (1.0 + math.exp(-min(max(v, -60.0), 60.0)))  # exp stays finite
+
+
+@jit
 def _proj_elu(w: F32, b: F32, x: F32, out: F32) -> None:  # pragma: no cover - compiled
     """``out[m] = elu(w[m] @ x + b[m])`` for each stacked model ``m``."""
     k, p_n, i_n = w.shape
@@ -380,8 +385,8 @@ def _gru_layer(w_ih: F32, b_ih: F32, w_hh: F32, b_hh: F32, x: F32, h: F32, h_new
                 r += w_hh[m, j, c] * hc
                 z += w_hh[m, hd + j, c] * hc
                 nh += w_hh[m, 2 * hd + j, c] * hc
-            r = 1.0 / (1.0 + math.exp(-min(max(r, -60.0), 60.0)))
-            z = 1.0 / (1.0 + math.exp(-min(max(z, -60.0), 60.0)))
+            r = _sigmoid(r)
+            z = _sigmoid(z)
             n = math.tanh(ni + r * nh)
             h_new[m, j] = n + z * (h[m, j] - n)
         for j in range(hd):
@@ -397,7 +402,7 @@ def _head_sum(w: F32, b: F32, h: F32, out: F32) -> None:  # pragma: no cover - c
             acc = b[m, o]
             for c in range(h_n):
                 acc += w[m, o, c] * h[m, c]
-            out[o] += 1.0 / (1.0 + math.exp(-min(max(acc, -60.0), 60.0)))
+            out[o] += _sigmoid(acc)
 
 
 class _Stack:
