@@ -11,8 +11,9 @@ and per hop (live), so the model sees the same input in both.
 
 The model is ``Linear(128, 64) -> ELU -> GRU(64, 80) x 2 -> Linear(80, 2)``: about 82 000
 parameters, strictly causal (a unidirectional GRU), with two logits per hop: beat and
-downbeat. lumen ships an ensemble of two such models trained on different music (`MEMBERS`:
-"gm" on generated General MIDI pieces and dance tracks, "wad" also on freedoom's game music);
+downbeat. lumen ships an ensemble of three such models trained on different music (`MEMBERS`:
+"gm" on generated General MIDI pieces and dance tracks, "wad" also on freedoom's game music,
+"sf" on other pieces of both kinds, most of them rendered with other soundfonts);
 the tracker uses the mean of their activations. Training is `lumen.analysis.train.beat`; the
 shipped weights are in ``weights/`` beside this file, each member's training configuration in
 a JSON file next to its weights.
@@ -72,9 +73,10 @@ WEIGHTS_FILE: Final[str] = "beat_gru.pt"
 CONFIG_FILE: Final[str] = "beat_gru.json"
 #: The shipped ensemble, member name -> weights file in `WEIGHTS_DIR` (each with its training
 #: configuration in the ``.json`` beside it): "gm" learnt from generated General MIDI pieces
-#: and dance tracks, "wad" also from freedoom's game music. `lumen train beat --member NAME`
+#: and dance tracks, "wad" also from freedoom's game music, "sf" from other such pieces, 60 % of
+#: them rendered with the TimGM6mb or MuseScore General soundfonts. `lumen train beat --member NAME`
 #: trains one (`lumen.analysis.train.beat.MEMBER_CONFIGS`).
-MEMBERS: Final[dict[str, str]] = {"gm": WEIGHTS_FILE, "wad": "beat_gru_wad.pt"}
+MEMBERS: Final[dict[str, str]] = {"gm": WEIGHTS_FILE, "wad": "beat_gru_wad.pt", "sf": "beat_gru_sf.pt"}
 
 F32 = npt.NDArray[np.float32]
 

@@ -8,6 +8,9 @@ Data (all generated here; nothing is downloaded and ``shared/data`` is never rea
 * General MIDI pieces from `lumen.analysis.train.compose`, rendered with FluidSynth and the
   FluidR3 GM soundfont (Debian ``fluidsynth`` + ``fluid-soundfont-gm``), mostly at 22.05 kHz,
   some at 44.1 kHz.
+  A member may render a share of them (and of the freedoom excerpts) with another soundfont
+  (``alt_soundfonts``: Debian's ``timgm6mb-soundfont`` and ``musescore-general-soundfont-small``
+  for the shipped "sf" member), so it hears other instruments playing the same kinds of music.
 * lumen's own dance music (`lumen.audio.music.MusicGenerator`) at random tempos, swings,
   meters, arrangements and seeds, at 44.1 or 48 kHz.
 * 30 s excerpts of real recorded songs with beat-aligned tempo maps, when Debian's
@@ -410,7 +413,8 @@ def train_beat(
     """Build the data, train, and write the member's weights and configuration into ``out_dir``.
 
     The files are named after ``cfg.member`` (`lumen.analysis.beat.model.MEMBERS`): member
-    "gm" writes ``beat_gru.pt`` and ``beat_gru.json``, "wad" ``beat_gru_wad.pt`` and ``.json``.
+    "gm" writes ``beat_gru.pt`` and ``beat_gru.json``, "wad" ``beat_gru_wad.pt`` and ``.json``,
+    and so on (a name not in `MEMBERS` writes ``beat_gru_<name>.pt``).
 
     Parameters
     ----------

@@ -50,7 +50,7 @@ def test_each_shipped_member_was_trained_with_its_member_config() -> None:
     from lumen.analysis.beat.model import MEMBERS, member_files
     from lumen.analysis.train.beat import MEMBER_CONFIGS
 
-    assert set(MEMBERS) <= set(MEMBER_CONFIGS)
+    assert set(MEMBER_CONFIGS) == set(MEMBERS)
     for f in member_files():
         train = json.loads(f.with_suffix(".json").read_text())["train"]
         cfg = {k: v for k, v in asdict(MEMBER_CONFIGS[train["member"]]).items() if k != "model"}
