@@ -94,15 +94,13 @@ class LevelsAnalyzer(HopAnalyzer):
 
         self._spec_w = BandRuns(mel_matrix(spec.sr, spec.n_fft, SPECTRUM_BINS, 30.0, 16000.0))
         self._spec_db = np.zeros(SPECTRUM_BINS, dtype=np.float32)
-        self._spec_tmp = np.zeros(SPECTRUM_BINS, dtype=np.float32)
-        self._spec_rise = np.zeros(SPECTRUM_BINS, dtype=np.bool_)
-        self._spec_coef = np.zeros(SPECTRUM_BINS, dtype=np.float32)
-        self._spec_r = np.float32(self._release * 0.5)
-        self._spec_da = np.float32(self._attack) - self._spec_r
+        self._spec_release = self._release * 0.5
         self._spec0 = IDX[SPECTRUM_FIELDS[0]]
         self._wave0 = IDX[WAVE_FIELDS[0]]
         self._wave_idx = np.linspace(0, spec.hop_length - 1, WAVE_SAMPLES).round().astype(np.int64)
         self.reset()
+        w = self._spec_w  # compiles (or loads) the kernel now, on scratch buffers
+        _spectrum_levels(self._pow, w.lo, w.hi, w.w, 1.0, 0.0, 0.0, 0.0, self._spec_db.copy(), self._spec.copy(), 1.0, 1.0)
 
     def reset(self) -> None:
         """Forget peaks and smoothed values."""
@@ -135,28 +133,42 @@ class LevelsAnalyzer(HopAnalyzer):
 
     def _spectrum(self, vec: npt.NDArray[np.float64]) -> None:
         """Mel-spaced levels 0..1 against a running peak (48 dB range), fast attack, slow release."""
-        self._spec_w.apply(self._pow, self._spec_tmp)
-        self._spec_tmp *= 2.0 / self._norm
-        self._spec_tmp += _EPS
-        np.log10(self._spec_tmp, out=self._spec_db)
-        self._spec_db *= 10.0
-        peak = float(self._spec_db.max())
-        if peak > SILENCE_DB:
-            self._spec_gain(peak)  # updates the running peak
-        ref = self._spec_gain.peak_db
-        # level of each bin: 0 at 48 dB below the running peak, 1 at the peak
-        np.subtract(self._spec_db, ref - 48.0, out=self._spec_tmp)
-        self._spec_tmp *= 1.0 / 48.0
-        np.clip(self._spec_tmp, 0.0, 1.0, out=self._spec_tmp)
-        # One-pole smoothing with attack where the level rises, release where it falls,
-        # on preallocated buffers: coef = release + (attack - release) * [rising].
-        np.greater(self._spec_tmp, self._spec, out=self._spec_rise)
-        np.multiply(self._spec_rise, self._spec_da, out=self._spec_coef)
-        self._spec_coef += self._spec_r
-        self._spec_tmp -= self._spec
-        self._spec_tmp *= self._spec_coef
-        self._spec += self._spec_tmp
+        w, g = self._spec_w, self._spec_gain
+        g.peak_db = _spectrum_levels(
+            self._pow, w.lo, w.hi, w.w, 2.0 / self._norm, g.peak_db, g.fall_db, g.floor_db, self._spec_db, self._spec,
+            self._attack, self._spec_release,
+        )
         vec[self._spec0 : self._spec0 + SPECTRUM_BINS] = self._spec
+
+
+@jit
+def _spectrum_levels(
+    power: npt.NDArray[np.float32], lo: npt.NDArray[np.int64], hi: npt.NDArray[np.int64], w: npt.NDArray[np.float32],
+    scale: float, peak_db: float, fall_db: float, floor_db: float, db: npt.NDArray[np.float32], level: npt.NDArray[np.float32],
+    attack: float, release: float,
+) -> float:  # pragma: no cover - compiled
+    """The spectrum texture's levels, smoothed in place in ``level``; returns the new running peak.
+
+    Each band's power (``w`` over its run of bins, times ``scale``) in dB (into ``db``); the
+    running peak follows the loudest band (falling ``fall_db`` per hop, never under
+    ``floor_db``; held in silence); a band's level is 0 at 48 dB under the peak and 1 at it,
+    smoothed with ``attack`` where it rises and ``release`` where it falls.
+    """
+    n = lo.shape[0]
+    top = -1e30
+    for m in range(n):
+        acc = 0.0
+        for b in range(lo[m], hi[m]):
+            acc += w[m, b - lo[m]] * power[b]
+        db[m] = 10.0 * math.log10(acc * scale + _EPS)
+        top = max(top, db[m])
+    if top > SILENCE_DB:
+        peak_db = max(top, peak_db - fall_db, floor_db)
+    base = peak_db - 48.0
+    for m in range(n):
+        x = min(max((db[m] - base) / 48.0, 0.0), 1.0)
+        level[m] += (x - level[m]) * (attack if x > level[m] else release)
+    return peak_db
 
 
 @jit
