@@ -229,7 +229,9 @@ def cost(seconds: float) -> str:
     sr = 48000
     x = MusicGenerator(MusicParams(bpm=128.0, seed=5), sr=sr).render_seconds(seconds)
     rows: list[list[object]] = []
-    for names in (("levels", "onset", "beat"), ("levels", "onset", "tempo"), ("beat",)):
+    from lumen.analysis.analyzer import DEFAULT_ANALYZERS
+
+    for names in (tuple(DEFAULT_ANALYZERS), ("levels", "onset", "beat"), ("levels", "onset", "tempo"), ("beat",)):
         spec = AnalysisSpec.for_rate(sr)
         an = Analyzer(spec, names)
         h = spec.hop_length

@@ -64,6 +64,7 @@ import numpy.typing as npt
 from lumen.analysis.base import AnalysisSpec, HopAnalyzer, HopContext, analyzers
 from lumen.analysis.beat.model import BandRuns, load_checkpoint, mel_matrix
 from lumen.features import IDX
+from lumen.rt.jit import jit
 
 if TYPE_CHECKING:
     import torch
@@ -185,6 +186,41 @@ def chroma_matrix(sr: int, n_fft: int, fmin_hz: float = CHROMA_FMIN_HZ, fmax_hz:
     return lo, hi, w.astype(np.float32)
 
 
+
+@jit
+def _mood_bands(
+    power: F32, lo: npt.NDArray[np.int64], hi: npt.NDArray[np.int64], w: F32, pscale: float, lm_prev: F32, lm_ema: F32,
+    a: float, band_k: F32,
+) -> tuple[float, float, float, float, float]:  # pragma: no cover - compiled
+    """One hop's mel bands: ``(flux, total power, sum of band_k * power, mean dB, low - high dB)``.
+
+    Band ``m``'s power is ``w`` over its run of ``power`` bins times ``pscale``; its level in dB
+    replaces ``lm_prev[m]`` (flux: the mean rise since then) and moves ``lm_ema[m]`` by ``a``.
+    "Low - high" is the mean level of the lowest quarter of the bands minus the highest quarter's.
+    """
+    n = lo.shape[0]
+    q = n // 4
+    flux = tot = c_num = s = low = high = 0.0
+    for m in range(n):
+        acc = 0.0
+        for b in range(lo[m], hi[m]):
+            acc += w[m, b - lo[m]] * power[b]
+        mel = acc * pscale + 1e-10
+        v = 10.0 * math.log10(mel)
+        d = v - lm_prev[m]
+        if d > 0.0:
+            flux += d
+        lm_prev[m] = v
+        lm_ema[m] += a * (v - lm_ema[m])
+        tot += mel
+        c_num += band_k[m] * mel
+        s += v
+        if m < q:
+            low += v
+        if m >= n - q:
+            high += v
+    return flux / n, tot, c_num, s / n, (low - high) / q
+
 class MoodStats:
     """Running statistics of the spectrum for the mood model (one per stream).
 
@@ -232,11 +268,10 @@ class MoodStats:
         self._band_k = np.arange(N_MOOD_MELS, dtype=np.float32) / np.float32(N_MOOD_MELS - 1)
         self._c12 = np.zeros(12, dtype=np.float32)
         self._chroma = np.zeros(12, dtype=np.float32)
-        self._mel = np.zeros(N_MOOD_MELS, dtype=np.float32)
-        self._lm = np.zeros(N_MOOD_MELS, dtype=np.float32)
         self._lm_prev = np.zeros(N_MOOD_MELS, dtype=np.float32)
         self._lm_ema = np.zeros(N_MOOD_MELS, dtype=np.float32)
-        self._d = np.zeros(N_MOOD_MELS, dtype=np.float32)
+        r = self._mel_w  # compiles (or loads) the kernel now, on scratch buffers
+        _mood_bands(self._pow, r.lo, r.hi, r.w, 1.0, self._lm_prev.copy(), self._lm_ema.copy(), 0.5, self._band_k)
         self.reset()
 
     def reset(self) -> None:
@@ -285,28 +320,15 @@ class MoodStats:
         if self.n % CHROMA_EVERY == CHROMA_EVERY - 1:
             self._chroma_step()
         np.multiply(mag, mag, out=p)
-        # log-mel band levels, dB re full scale
-        mel = self._mel
-        self._mel_w.apply(p, mel)
-        mel *= self._pscale
-        mel += np.float32(1e-10)
-        np.log10(mel, out=self._lm)
-        self._lm *= np.float32(10.0)
-        lm = self._lm
+        # log-mel band levels (dB re full scale), their flux and running means, in one pass
+        r = self._mel_w
+        flux, tot, c_num, mean_lm, lh = _mood_bands(p, r.lo, r.hi, r.w, float(self._pscale), self._lm_prev, self._lm_ema, a, self._band_k)
         first = self.n == 0
-        np.subtract(lm, self._lm_prev, out=self._d)
-        np.maximum(self._d, 0.0, out=self._d)
-        flux = 0.0 if first else float(self._d.sum()) * (1.0 / N_MOOD_MELS)
-        self._lm_prev[:] = lm
-        np.subtract(lm, self._lm_ema, out=self._d)
-        self._d *= np.float32(a)
-        self._lm_ema += self._d
+        if first:
+            flux = 0.0
         self._w += a * (1.0 - self._w)
-        tot = float(mel.sum())
-        self._centroid += a * (float(np.dot(self._band_k, mel)) / tot - self._centroid)
-        mean_lm = float(lm.sum()) * (1.0 / N_MOOD_MELS)
+        self._centroid += a * (c_num / tot - self._centroid)
         self._flat += a * (mean_lm - 10.0 * math.log10(tot * (1.0 / N_MOOD_MELS)) - self._flat)
-        lh = float(lm[: N_MOOD_MELS // 4].mean() - lm[-N_MOOD_MELS // 4 :].mean())
         self._lowhigh += a * (lh - self._lowhigh)
         self._flux += a * (flux - self._flux)
         self._flux2 += a * (flux * flux - self._flux2)
