@@ -3,7 +3,7 @@
 Layer: analysis. Threads: the analysis thread (live) or the caller's thread (offline).
 
 Per 10 ms hop: `BeatFrontend` (log-mel bands and flux from the chain's spectrum) →
-`StreamingBeatModel` (an ensemble of two GRUs run as one wide GRU in numpy) → mean beat and
+`StreamingBeatModel` (an ensemble of three GRUs, stacked, in numba kernels) → mean beat and
 downbeat activations → `BeatHMM` (tempo and phase) → `BarTracker` (position in the bar).
 Beats are *predicted*: the tracker writes ``next_beat_t``, the time of the next beat, and
 raises ``beat`` in the hop that the previous hop predicted the beat to fall in, so
