@@ -22,6 +22,17 @@ __all__ = ["jit"]
 _F = TypeVar("_F", bound=Callable[..., Any])
 
 
+_FASTMATH = {"reassoc", "contract"}
+
+
 def jit(fn: _F) -> _F:
-    """``numba.njit(cache=True, nogil=True, fastmath={"reassoc", "contract"})``, keeping ``fn``'s type."""
-    return cast(_F, numba.njit(cache=True, nogil=True, fastmath={"reassoc", "contract"})(fn))
+    """``numba.njit(cache=True, nogil=True, fastmath={"reassoc", "contract"})``, keeping ``fn``'s type.
+
+    Where numba finds nowhere to write its cache (a read-only install and no writable per-user
+    cache folder), the kernel is compiled without one: each process then compiles it again,
+    once, when it builds its analysis chain.
+    """
+    try:
+        return cast(_F, numba.njit(cache=True, nogil=True, fastmath=_FASTMATH)(fn))
+    except RuntimeError:  # "cannot cache function ...: no locator available"
+        return cast(_F, numba.njit(nogil=True, fastmath=_FASTMATH)(fn))
