@@ -469,7 +469,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-    from lumen.analysis.beat.model import MEMBERS, WEIGHTS_DIR
+    from lumen.analysis.beat.model import MEMBERS, WEIGHTS_DIR, member_file
     from lumen.analysis.train.beat import MEMBER_CONFIGS, train_beat
 
     out = args.out or WEIGHTS_DIR
@@ -503,7 +503,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                 prog.update(tasks[stage], completed=done, total=total, info=text)
 
             meta = train_beat(cfg, out, workers=args.workers, progress=progress)
-        print(f"member {name}: {out / MEMBERS.get(name, f'beat_gru_{name}.pt')}; validation loss {meta['loss_val']}, {meta['n_params']} parameters, "
+        print(f"member {name}: {out / member_file(name)}; validation loss {meta['loss_val']}, {meta['n_params']} parameters, "
               f"{meta['seconds_total']:.0f} s")
     return EXIT_OK
 

@@ -14,6 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 from lumen.analysis.base import AnalysisSpec, HopAnalyzer, HopContext, analyzers
+from lumen.analysis.beat.model import BandRuns, band_sum, mel_matrix
 from lumen.features import BAND_EDGES_HZ, BANDS, IDX, SPECTRUM_BINS, SPECTRUM_FIELDS, WAVE_FIELDS, WAVE_SAMPLES
 from lumen.rt.jit import jit
 
@@ -90,8 +91,6 @@ class LevelsAnalyzer(HopAnalyzer):
         self._release = coef(0.12, spec.hop_s)
         self._slots = [IDX[b] for b in BANDS]
         # The shaders' spectrum texture: mel-spaced bins, 30 Hz to 16 kHz (or Nyquist).
-        from lumen.analysis.beat.model import BandRuns, mel_matrix
-
         self._spec_w = BandRuns(mel_matrix(spec.sr, spec.n_fft, SPECTRUM_BINS, 30.0, 16000.0))
         self._spec_db = np.zeros(SPECTRUM_BINS, dtype=np.float32)
         self._spec_release = self._release * 0.5
@@ -157,10 +156,7 @@ def _spectrum_levels(
     n = lo.shape[0]
     top = -1e30
     for m in range(n):
-        acc = 0.0
-        for b in range(lo[m], hi[m]):
-            acc += w[m, b - lo[m]] * power[b]
-        db[m] = 10.0 * math.log10(acc * scale + _EPS)
+        db[m] = 10.0 * math.log10(band_sum(power, lo, hi, w, m) * scale + _EPS)
         top = max(top, db[m])
     if top > SILENCE_DB:
         peak_db = max(top, peak_db - fall_db, floor_db)

@@ -62,7 +62,7 @@ import numpy as np
 import numpy.typing as npt
 
 from lumen.analysis.base import AnalysisSpec, HopAnalyzer, HopContext, analyzers
-from lumen.analysis.beat.model import BandRuns, load_checkpoint, mel_matrix
+from lumen.analysis.beat.model import BandRuns, band_sum, load_checkpoint, mel_matrix
 from lumen.features import IDX
 from lumen.rt.jit import jit
 
@@ -186,7 +186,6 @@ def chroma_matrix(sr: int, n_fft: int, fmin_hz: float = CHROMA_FMIN_HZ, fmax_hz:
     return lo, hi, w.astype(np.float32)
 
 
-
 @jit
 def _mood_bands(
     power: F32, lo: npt.NDArray[np.int64], hi: npt.NDArray[np.int64], w: F32, pscale: float, lm_prev: F32, lm_ema: F32,
@@ -202,10 +201,7 @@ def _mood_bands(
     q = n // 4
     flux = tot = c_num = s = low = high = 0.0
     for m in range(n):
-        acc = 0.0
-        for b in range(lo[m], hi[m]):
-            acc += w[m, b - lo[m]] * power[b]
-        mel = acc * pscale + 1e-10
+        mel = band_sum(power, lo, hi, w, m) * pscale + 1e-10
         v = 10.0 * math.log10(mel)
         d = v - lm_prev[m]
         if d > 0.0:
@@ -220,6 +216,7 @@ def _mood_bands(
         if m >= n - q:
             high += v
     return flux / n, tot, c_num, s / n, (low - high) / q
+
 
 class MoodStats:
     """Running statistics of the spectrum for the mood model (one per stream).

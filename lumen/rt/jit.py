@@ -8,6 +8,10 @@ milliseconds. Call a kernel once while preparing (the analysis chain does, in it
 so no live hop waits for the compiler. Kernels run without the GIL (``nogil``): the audio
 callback is never kept waiting by one. ``fastmath`` here allows only reassociation and
 contraction, so sums vectorise while infinities and NaN keep their meaning.
+
+numba checks a cached kernel against its own source file only: after editing a kernel that
+kernels in other modules call (``lumen.analysis.beat.model.band_sum``), delete those modules'
+``__pycache__`` (a fresh clone has none).
 """
 
 from __future__ import annotations

@@ -56,4 +56,3 @@ def test_train_beat_runs_end_to_end_and_the_weights_load(tmp_path: Path) -> None
     model, meta = load_weights(tmp_path / "beat_gru.pt")
     assert meta["train"]["seed"] == 5 and meta["train"]["steps"] == 3
     assert meta["data"]["clips"] == 5 and meta["data"]["kinds"]
-

@@ -52,9 +52,11 @@ __all__ = [
     "ModelConfig",
     "StreamingBeatModel",
     "MEMBERS",
+    "band_sum",
     "build_model",
     "load_ensemble",
     "load_weights",
+    "member_file",
     "member_files",
 ]
 
@@ -137,12 +139,18 @@ class BandRuns:
 
 
 @jit
+def band_sum(x: F32, lo: npt.NDArray[np.int64], hi: npt.NDArray[np.int64], w: F32, m: int) -> float:  # pragma: no cover
+    """Band ``m`` of a `BandRuns` (``lo``, ``hi``, ``w``) applied to ``x``: for the kernels that use one."""
+    acc = 0.0
+    for b in range(lo[m], hi[m]):
+        acc += w[m, b - lo[m]] * x[b]
+    return acc
+
+
+@jit
 def _runs_dot(x: F32, lo: npt.NDArray[np.int64], hi: npt.NDArray[np.int64], w: F32, out: F32) -> None:  # pragma: no cover
     for m in range(lo.shape[0]):
-        acc = 0.0
-        for b in range(lo[m], hi[m]):
-            acc += w[m, b - lo[m]] * x[b]
-        out[m] = acc
+        out[m] = band_sum(x, lo, hi, w, m)
 
 
 @jit
@@ -153,10 +161,7 @@ def _logmel_flux(mag: F32, lo: npt.NDArray[np.int64], hi: npt.NDArray[np.int64],
     """
     n = lo.shape[0]
     for m in range(n):
-        acc = 0.0
-        for b in range(lo[m], hi[m]):
-            acc += w[m, b - lo[m]] * mag[b]
-        v = math.log10(1.0 + gain * acc)
+        v = math.log10(1.0 + gain * band_sum(mag, lo, hi, w, m))
         out[m] = v
         out[n + m] = max(v - prev[m], 0.0)
         prev[m] = v
@@ -294,6 +299,11 @@ def load_weights(path: Path | None = None) -> tuple[torch.nn.Module, dict[str, A
         The state dict does not match the model.
     """
     return load_checkpoint(path or WEIGHTS_DIR / WEIGHTS_FILE, lambda model_cfg: build_model(ModelConfig(**model_cfg)))
+
+
+def member_file(name: str) -> str:
+    """The weights file name of ensemble member ``name`` (``beat_gru_<name>.pt`` for a candidate not in `MEMBERS`)."""
+    return MEMBERS.get(name, f"beat_gru_{name}.pt")
 
 
 def member_files(folder: Path | None = None) -> list[Path]:

@@ -56,7 +56,7 @@ import soundfile as sf
 from scipy import signal
 
 from lumen.analysis.base import AnalysisSpec
-from lumen.analysis.beat.model import MEMBERS, N_INPUT, BeatFrontend, ModelConfig, build_model
+from lumen.analysis.beat.model import N_INPUT, BeatFrontend, ModelConfig, build_model, member_file
 from lumen.analysis.train.compose import compose
 from lumen.analysis.train.midi import crop_midi, seconds_to_tick, tick_to_seconds
 
@@ -412,9 +412,9 @@ def train_beat(
 ) -> dict[str, Any]:
     """Build the data, train, and write the member's weights and configuration into ``out_dir``.
 
-    The files are named after ``cfg.member`` (`lumen.analysis.beat.model.MEMBERS`): member
+    The files are named after ``cfg.member`` (`lumen.analysis.beat.model.member_file`): member
     "gm" writes ``beat_gru.pt`` and ``beat_gru.json``, "wad" ``beat_gru_wad.pt`` and ``.json``,
-    and so on (a name not in `MEMBERS` writes ``beat_gru_<name>.pt``).
+    and so on.
 
     Parameters
     ----------
@@ -500,7 +500,7 @@ def train_beat(
         vl_kind = {k: val_loss([c for c in val if c.kind.split(":")[0] == k]) for k in sorted({c.kind.split(":")[0] for c in val})}
         vl_wad = val_loss(val_wad)
     out_dir.mkdir(parents=True, exist_ok=True)
-    wfile = out_dir / MEMBERS.get(cfg.member, f"beat_gru_{cfg.member}.pt")
+    wfile = out_dir / member_file(cfg.member)
     torch.save(model.state_dict(), wfile)
     n_params = sum(int(t.numel()) for t in model.parameters())
     kinds: dict[str, int] = {}
