@@ -3,6 +3,8 @@
 Usage: python jack_capture.py OUT.npy SECONDS CLIENT_NAME
 Prints "ready" once the stream runs, records SECONDS of audio through DeviceSource →
 AudioRing → a reader thread, writes the audio to OUT.npy and prints the counters as JSON.
+A line "mark" on stdin (sent once the test has connected the ports) takes a snapshot of the
+counters then; the last output line is {"mark": <snapshot or null>, "end": <snapshot>}.
 """
 
 from __future__ import annotations
@@ -37,8 +39,16 @@ def main() -> int:
             else:
                 time.sleep(0.001)
 
+    marked: list[dict[str, int]] = []
+
+    def listen_stdin() -> None:
+        for line in sys.stdin:
+            if line.strip() == "mark" and not marked:
+                marked.append(counters.snapshot())
+
     th = threading.Thread(target=reader)
     th.start()
+    threading.Thread(target=listen_stdin, daemon=True).start()
     src.start(ring, counters)
     gc.freeze()
     gc.disable()
@@ -50,7 +60,7 @@ def main() -> int:
     np.save(out_path, np.concatenate(chunks) if chunks else np.zeros((0, 2), np.float32))
     snap = counters.snapshot()
     snap["ring_lost"] = ring.lost
-    print(json.dumps(snap), flush=True)
+    print(json.dumps({"mark": marked[0] if marked else None, "end": snap}), flush=True)
     return 0
 
 

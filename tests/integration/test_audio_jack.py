@@ -42,14 +42,15 @@ def test_device_source_receives_wav_bit_exact(jack_server: str, tmp_path: Path, 
     rec_path = tmp_path / "rec.npy"
     cap = subprocess.Popen(
         [sys.executable, str(HELPERS / "jack_capture.py"), str(rec_path), "5", "lumen-cap"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     play = subprocess.Popen(
         [sys.executable, str(HELPERS / "jack_play.py"), str(wav_path), "lumen-feed"],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     try:
-        assert cap.stdout is not None and play.stdout is not None and play.stdin is not None
+        assert cap.stdout is not None and cap.stdin is not None
+        assert play.stdout is not None and play.stdin is not None
         assert cap.stdout.readline().strip() == "ready", cap.stderr.read() if cap.stderr else ""
         assert play.stdout.readline().strip() == "ready"
         ins = sorted(_wait_port("lumen-cap:in"))
@@ -57,12 +58,19 @@ def test_device_source_receives_wav_bit_exact(jack_server: str, tmp_path: Path, 
         assert len(ins) == 2 and len(outs) == 2
         for o, i in zip(outs, ins):
             subprocess.run(["jack_connect", o, i], check=True)
+        # Activating two clients and connecting their ports reorders JACK's graph, and JACK
+        # may flag an xrun to every client for it: the counters at this mark split that
+        # set-up from the steady stream that follows.
+        time.sleep(0.3)
+        cap.stdin.write("mark\n")
+        cap.stdin.flush()
         play.stdin.write("go\n")
         play.stdin.flush()
         assert play.stdout.readline().strip() == "done"
         out, err = cap.communicate(timeout=30)
         assert cap.returncode == 0, err
-        counters = json.loads(out.strip().splitlines()[-1])
+        report = json.loads(out.strip().splitlines()[-1])
+        counters, mark = report["end"], report["mark"]
     finally:
         if play.poll() is None:
             play.stdin.write("quit\n") if play.stdin else None
@@ -74,9 +82,11 @@ def test_device_source_receives_wav_bit_exact(jack_server: str, tmp_path: Path, 
     # Every callback delivered full blocks, none lost on the way to the reader.
     assert counters["callbacks"] > 0
     assert counters["frames"] == counters["callbacks"] * 256
-    # Connecting ports reorders JACK's graph, which may flag one xrun to every client; a
-    # steady stream flags none (test_stress holds that line).
-    assert counters["xruns"] <= 2, counters
+    # Once the graph is set up, the stream runs clean. JACK flags an xrun to every client
+    # when any one of them is late, the Python test peer included, so one is tolerated on
+    # this shared 2-vCPU machine; test_stress holds the same line for lumen alone.
+    assert mark is not None
+    assert counters["xruns"] - mark["xruns"] <= 1, (mark, counters)
     assert counters["ring_lost"] == 0
     assert rec.shape[0] == (counters["frames"] // 480) * 480
     # The file arrives bit-exact somewhere in the recording (the capture also hears the
