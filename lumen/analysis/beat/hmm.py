@@ -280,12 +280,24 @@ class BarTracker:
         Probability of changing meter at a bar line.
     hysteresis : float, >= 1
         Likelihood ratio needed to change the reported bar position.
+    down_weight, harmony_weight : float
+        Exponents of the two kinds of evidence in each beat's likelihood: the downbeat
+        activation and the harmonic change (see `observe`).
     """
 
     def __init__(
-        self, meters: tuple[int, ...] = (3, 4), prior: tuple[float, ...] = (0.3, 0.7), switch: float = 0.002, hysteresis: float = 3.0
+        self,
+        meters: tuple[int, ...] = (3, 4),
+        prior: tuple[float, ...] = (0.3, 0.7),
+        switch: float = 0.01,
+        hysteresis: float = 1.2,
+        *,
+        down_weight: float = 1.0,
+        harmony_weight: float = 1.0,
     ) -> None:
         self.meters = meters
+        self.down_weight = down_weight
+        self.harmony_weight = harmony_weight
         self.prior = np.asarray(prior, dtype=np.float64) / sum(prior)
         self.switch = switch
         self.hysteresis = hysteresis
@@ -301,6 +313,7 @@ class BarTracker:
         self.p[:] = self.prior[self.meter_of] / np.asarray(self.meters)[self.meter_of]
         self.n_beats = 0
         self.mean_d = 0.3
+        self.mean_h = 0.2
         self._state = int(np.argmax(self.p))
 
     def _shift(self, state: int) -> int:
@@ -324,11 +337,21 @@ class BarTracker:
         self.n_beats += 1
         self._state = self._shift(self._state)
 
-    def observe(self, d: float) -> None:
-        """Downbeat evidence (0..1) for the beat just counted by `advance`."""
+    def observe(self, d: float, h: float = math.nan) -> None:
+        """Downbeat evidence for the beat just counted by `advance`.
+
+        ``d`` (0..1) is the downbeat activation, ``h`` (0..1, NaN: none) the harmonic change
+        at that beat. Each is weighed against its running mean over recent beats: position 0
+        sees ``(d + 0.05) ** down_weight * (h + 0.05) ** harmony_weight``, the other positions
+        the same with the means.
+        """
         d = min(max(d, 0.0), 1.0) if d == d else self.mean_d
-        like = np.where(self.pos == 0, d + 0.05, self.mean_d + 0.05)
+        like = np.where(self.pos == 0, (d + 0.05) / (self.mean_d + 0.05), 1.0) ** self.down_weight
         self.mean_d += 0.1 * (d - self.mean_d)
+        if h == h and self.harmony_weight > 0.0:
+            h = min(max(h, 0.0), 1.0)
+            like = like * np.where(self.pos == 0, (h + 0.05) / (self.mean_h + 0.05), 1.0) ** self.harmony_weight
+            self.mean_h += 0.1 * (h - self.mean_h)
         self.p = self.p * like
         self.p /= self.p.sum() or 1.0
         best = int(np.argmax(self.p))

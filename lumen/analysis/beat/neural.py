@@ -27,6 +27,7 @@ import numpy as np
 import numpy.typing as npt
 
 from lumen.analysis.base import AnalysisSpec, HopAnalyzer, HopContext, analyzers
+from lumen.analysis.beat.harmony import HarmonicChange
 from lumen.analysis.beat.hmm import BarTracker, BeatHMM
 from lumen.analysis.beat.model import BeatFrontend, StreamingBeatModel, load_ensemble
 from lumen.features import IDX
@@ -43,8 +44,11 @@ QUIET_FLOOR = 0.12
 #: half of it).
 LEVEL_FALL_PER_S = 0.05
 
-#: Hops around a beat searched for its downbeat activation (before, after).
+#: Hops around a beat searched for its downbeat activation (before, at least after).
 _DOWN_WINDOW = (2, 3)
+#: The harmonic change at a beat compares the whole previous beat with this share of the new
+#: one (chosen on a development set of generated pieces and freedoom's held-out music).
+HARMONY_SHARE = 0.8
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +97,7 @@ class NeuralBeatTracker(HopAnalyzer):
         hi = min(self.tempo_max_bpm, max(spec.tempo_max_bpm, lo + 30.0))
         self.hmm = BeatHMM(self.fps, lo, hi)
         self.bar = BarTracker()
+        self.harmony = HarmonicChange(np.fft.rfftfreq(spec.n_fft, 1.0 / spec.sr))
         self.act = self.model.act
         self._d_hist = np.zeros(_DOWN_WINDOW[0] + 1)
         self.reset()
@@ -103,6 +108,7 @@ class NeuralBeatTracker(HopAnalyzer):
         self.model.reset()
         self.hmm.reset()
         self.bar.reset()
+        self.harmony.reset()
         self._d_hist[:] = 0.0
         self.t_next = 0.0  # predicted time of the next beat (0: none yet)
         self.t_last_beat = -1e9
@@ -188,21 +194,26 @@ class NeuralBeatTracker(HopAnalyzer):
             # A real wrap (the pointer just passed position 0), not a backward phase correction.
             beat_t = t - (p + 0.5) * hop_s
         self.prev_pos = p
+        self.harmony.add(ctx.mag)
         self._d_hist[:-1] = self._d_hist[1:]
         self._d_hist[-1] = d
         if self.pending_down >= 0:
             self.down_max = max(self.down_max, d)
             self.pending_down -= 1
             if self.pending_down < 0:
-                self.bar.observe(self.down_max)
+                self.bar.observe(self.down_max, self.harmony.change())
         if beat_t > 0.0:
             self.t_last_beat = beat_t
             if self.pending_down >= 0:  # beats closer than the window: settle the last one now
-                self.bar.observe(self.down_max)
+                self.bar.observe(self.down_max, self.harmony.change())
+            self.harmony.beat()
             self.bar.advance()
             self.beat_in_bar = self.bar.position
             self.down_max = float(self._d_hist.max())
-            self.pending_down = _DOWN_WINDOW[1]
+            # The evidence is complete once the harmony of the new beat's first HARMONY_SHARE
+            # can be compared with the whole previous beat; the downbeat activation's peak is
+            # taken over the same span (at least the window after the beat).
+            self.pending_down = max(_DOWN_WINDOW[1], int(HARMONY_SHARE * i))
             self.peak_ema += 0.25 * (max(a, float(self._d_hist[-2])) - self.peak_ema)
             self.event = BeatEvent(beat_t, self.beat_in_bar == 0, 60.0 / period)
         self.mean_ema += 0.01 * (a - self.mean_ema)

@@ -92,6 +92,27 @@ def test_bar_tracker_finds_the_meter_and_the_downbeat(meter: int) -> None:
     assert bar.position == (8 * meter - 1) % meter
 
 
+@pytest.mark.parametrize("meter", [3, 4])
+def test_bar_tracker_counts_bars_from_harmony_when_the_downbeat_activation_says_nothing(meter: int) -> None:
+    # The network's downbeat output is the same on every beat; chords change on the first.
+    bar = BarTracker()
+    for k in range(8 * meter):
+        bar.advance()
+        bar.observe(0.4, 0.7 if k % meter == 0 else 0.05)
+    assert bar.meter == meter
+    assert bar.position == (8 * meter - 1) % meter
+
+
+def test_bar_tracker_ignores_missing_harmony() -> None:
+    with_nan, without = BarTracker(), BarTracker()
+    for k in range(16):
+        for bar in (with_nan, without):
+            bar.advance()
+        with_nan.observe(0.8 if k % 4 == 0 else 0.1, float("nan"))
+        without.observe(0.8 if k % 4 == 0 else 0.1)
+    np.testing.assert_array_equal(with_nan.p, without.p)
+
+
 def test_tap_tempo_uses_the_median_and_restarts_after_a_gap() -> None:
     tap = TapTempo()
     for t in (0.0, 0.5, 1.0, 1.8, 2.0, 2.5):  # one late tap
