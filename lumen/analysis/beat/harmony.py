@@ -4,19 +4,22 @@ Layer: analysis. Threads: the analysis thread (one per beat tracker).
 
 Chords tend to change on the first beat of a bar. `HarmonicChange` sums the chain's magnitude
 spectrum over each beat interval, folds it into a 12-bin chroma once per beat, and compares
-the start of the current beat (from the beat to "now", e.g. half a beat later) with the whole
-previous beat: ``1 - cos`` of the two chroma vectors, 0 for the same harmony, up to 1 for a
-complete change. Per hop the work is one vector add over the bins between `F_MIN_HZ` and
-`F_MAX_HZ` (about 100 bins at 48 kHz); the chroma products run once per beat.
+the start of the current beat (from the beat to "now", e.g. 80 % of a beat later) with the
+whole previous beat: ``1 - cos`` of the two chroma vectors, 0 for the same harmony, up to 1
+for a complete change. The pitch-class weights are the mood analyzer's
+(`lumen.analysis.mood.chroma_matrix`: bins much wider than a semitone count little). Per hop
+the work is one vector add over the bins between `F_MIN_HZ` and `F_MAX_HZ` (about 100 bins at
+48 kHz); the two chroma products run once per beat each.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+
+from lumen.analysis.mood import chroma_matrix
 
 __all__ = ["HarmonicChange"]
 
@@ -27,40 +30,20 @@ F_MIN_HZ = 100.0
 F_MAX_HZ = 2500.0
 
 
-def chroma_matrix(freqs_hz: npt.NDArray[np.float64], width_semitones: float = 0.5) -> npt.NDArray[np.float64]:
-    """Weights ``(12, n_bins)`` folding spectrum bins onto pitch classes (C = 0).
-
-    Each bin adds to the pitch classes near its own (a Gaussian in semitones, at least as wide
-    as half the bin, since low bins span several semitones).
-
-    Examples
-    --------
-    >>> m = chroma_matrix(np.array([261.63, 440.0]))
-    >>> int(np.argmax(m[:, 0])), int(np.argmax(m[:, 1]))
-    (0, 9)
-    """
-    f = np.maximum(np.asarray(freqs_hz, dtype=np.float64), 1.0)
-    step = float(np.median(np.diff(f))) if f.size > 1 else 1.0
-    pitch = 69.0 + 12.0 * np.log2(f / 440.0)
-    bin_semitones = 12.0 * np.log2((f + step) / f)
-    width = np.maximum(width_semitones, 0.5 * bin_semitones)
-    pc = np.arange(12, dtype=np.float64)[:, None]
-    d = (pitch[None, :] - pc + 6.0) % 12.0 - 6.0
-    return np.exp(-0.5 * (d / width[None, :]) ** 2)
-
-
 class HarmonicChange:
     """Chroma change between the previous beat interval and the start of the current one.
 
     Parameters
     ----------
-    freqs_hz : ndarray
-        Centre frequency of each bin of the chain's magnitude spectrum.
+    sr : int, Hz
+        Sample rate of the chain.
+    n_fft : int
+        FFT size of the chain's magnitude spectrum.
 
     Examples
     --------
     >>> freqs = np.fft.rfftfreq(2048, 1 / 48000)
-    >>> hc = HarmonicChange(freqs)
+    >>> hc = HarmonicChange(48000, 2048)
     >>> c_major = np.zeros(freqs.size, np.float32)
     >>> for hz in (261.6, 329.6, 392.0):
     ...     c_major[int(round(hz / freqs[1]))] = 1.0
@@ -73,12 +56,10 @@ class HarmonicChange:
     0.0
     """
 
-    def __init__(self, freqs_hz: npt.NDArray[np.floating[Any]]) -> None:
-        f = np.asarray(freqs_hz, dtype=np.float64)
-        sel = np.flatnonzero((f >= F_MIN_HZ) & (f <= F_MAX_HZ))
-        self.lo = int(sel[0]) if sel.size else 0
-        self.hi = int(sel[-1]) + 1 if sel.size else 0
-        self.matrix = np.ascontiguousarray(chroma_matrix(f[self.lo : self.hi]))
+    def __init__(self, sr: int, n_fft: int) -> None:
+        # the pitch-class weights of the mood analyzer's chroma, over this band of the chain's bins
+        self.lo, self.hi, w = chroma_matrix(sr, n_fft, F_MIN_HZ, F_MAX_HZ)
+        self.matrix = w.astype(np.float64)
         self.acc = np.zeros(self.hi - self.lo)
         self.prev = np.zeros(12)
         self.cur = np.zeros(12)

@@ -293,7 +293,7 @@ class BarTracker:
         hysteresis: float = 1.2,
         *,
         down_weight: float = 1.0,
-        harmony_weight: float = 1.0,
+        harmony_weight: float = 1.5,
     ) -> None:
         self.meters = meters
         self.down_weight = down_weight

@@ -97,7 +97,7 @@ class NeuralBeatTracker(HopAnalyzer):
         hi = min(self.tempo_max_bpm, max(spec.tempo_max_bpm, lo + 30.0))
         self.hmm = BeatHMM(self.fps, lo, hi)
         self.bar = BarTracker()
-        self.harmony = HarmonicChange(np.fft.rfftfreq(spec.n_fft, 1.0 / spec.sr))
+        self.harmony = HarmonicChange(spec.sr, spec.n_fft)
         self.act = self.model.act
         self._d_hist = np.zeros(_DOWN_WINDOW[0] + 1)
         self.reset()
