@@ -59,6 +59,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
+import scipy.fft
 import numpy.typing as npt
 
 from lumen.analysis.base import AnalysisSpec, HopAnalyzer, HopContext, analyzers
@@ -251,13 +252,19 @@ class MoodStats:
         self._ring = np.zeros(self.n_long, dtype=np.float32)
         self._lin = np.zeros(self.n_long, dtype=np.float32)
         self._hann_long = np.hanning(self.n_long).astype(np.float32)
-        self._spec_long = np.zeros(self.n_long // 2 + 1, dtype=np.complex64)
         self._mag_long = np.zeros(self.n_long // 2 + 1, dtype=np.float32)
         # Peak emphasis: each bin minus the mean of the bins around it (a box of
         # 2 * PEAK_HALF_WIDTH + 1), so broadband drums and noise drop out of the chroma.
         nb_long = self.n_long // 2 + 1
         self._cs = np.zeros(nb_long + 1, dtype=np.float32)
         self._local = np.zeros(nb_long, dtype=np.float32)
+        # The bins the weights read, widened by the local mean's half-width; where that reaches
+        # an edge of the spectrum the range runs to the edge, so the clipped mean is the same.
+        hw = PEAK_HALF_WIDTH
+        r0 = min(self._c_lo, self._b_lo) - hw
+        r1 = max(self._c_hi, self._b_hi) + hw
+        self._r0 = 0 if r0 <= hw else r0
+        self._r1 = nb_long if r1 >= nb_long - hw else r1
         self._mel_w = BandRuns(mel_matrix(spec.sr, spec.n_fft, N_MOOD_MELS, MEL_FMIN_HZ, MEL_FMAX_HZ))
         # |rfft| of a Hann-windowed full-scale sine peaks at sum(window) / 2.
         scale = 2.0 / float(np.sum(np.hanning(spec.n_fft)))
@@ -349,21 +356,24 @@ class MoodStats:
         self._lin[: n_long - pos] = self._ring[pos:]
         self._lin[n_long - pos :] = self._ring[:pos]
         self._lin *= self._hann_long
-        # numpy 2 writes float32 input into a complex64 ``out``; the stubs only know complex128
-        np.fft.rfft(self._lin, out=self._spec_long)  # type: ignore[arg-type]
-        np.abs(self._spec_long, out=self._mag_long)
-        m = self._mag_long
+        spec = scipy.fft.rfft(self._lin, overwrite_x=True)  # float32 in, complex64 out
+        # Only the bins the chroma and bass weights read, and their neighbours for the local mean.
+        r0, r1 = self._r0, self._r1
+        m = self._mag_long[r0:r1]
+        np.abs(spec[r0:r1], out=m)
         hw = PEAK_HALF_WIDTH
-        np.cumsum(m, out=self._cs[1:])
-        loc = self._local
-        # mean over [i - hw, i + hw] (clipped at the edges; only the chroma's bins matter)
-        np.subtract(self._cs[2 * hw + 1 :], self._cs[: -2 * hw - 1], out=loc[hw:-hw])
+        cs = self._cs[: r1 - r0 + 1]
+        np.cumsum(m, out=cs[1:])
+        loc = self._local[r0:r1]
+        # mean over [i - hw, i + hw] (clipped at the spectrum's edges)
+        np.subtract(cs[2 * hw + 1 :], cs[: -2 * hw - 1], out=loc[hw:-hw])
         loc[hw:-hw] *= np.float32(1.0 / (2 * hw + 1))
         loc[:hw] = loc[hw]
         loc[-hw:] = loc[-hw - 1]
         m -= loc
         np.maximum(m, 0.0, out=m)
         m *= m
+        m = self._mag_long
         np.dot(self._chroma_w, m[self._c_lo : self._c_hi], out=self._c12)
         self._c12 -= self._chroma
         self._c12 *= self._a_chroma
