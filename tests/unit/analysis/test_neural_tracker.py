@@ -143,3 +143,55 @@ def test_override_and_nudge_from_an_external_tempo() -> None:
     assert abs(60.0 * tracker.fps / tracker.hmm.interval() - 140.0) < 3.0
     with pytest.raises(ValueError, match="bpm"):
         tracker.hint(float("nan"))
+
+
+def test_bars_follow_chord_changes_when_the_downbeat_activation_says_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A kick on every beat, and a chord that changes on every bar line (4/4, 120 bpm). The
+    # network's downbeat output is replaced by the same value on every hop, so only the
+    # harmonic change can tell beat one from the others.
+    bpm, seconds, start = 120.0, 32.0, 0.25  # kicks from `start`; a two-beat pickup, then bars
+    beat_s = 60.0 / bpm
+    n = int(seconds * SR)
+    t = np.arange(n) / SR
+    x = np.zeros(n)
+    for b in np.arange(start, seconds, beat_s):
+        k = int(b * SR)
+        m = min(n - k, int(0.12 * SR))
+        tt = np.arange(m) / SR
+        x[k : k + m] += 0.6 * np.sin(2 * np.pi * 55.0 * tt) * np.exp(-tt / 0.04)
+    chords = ((261.6, 329.6, 392.0), (370.0, 466.2, 554.4), (311.1, 392.0, 466.2), (220.0, 277.2, 329.6))
+    bar_s = 4 * beat_s
+    first_bar = start + 2 * beat_s
+    for j, b0 in enumerate(np.arange(first_bar - bar_s, seconds, bar_s)):
+        k0, k1 = max(0, int(b0 * SR)), min(n, int((b0 + bar_s) * SR))
+        for f in chords[j % len(chords)]:
+            x[k0:k1] += 0.08 * np.sin(2 * np.pi * f * t[k0:k1])
+    x = x.astype(np.float32)
+
+    spec = AnalysisSpec.for_rate(SR)
+    an = Analyzer(spec, ("levels", "onset", "beat"))
+    tracker = next(a for a in an.chain if isinstance(a, NeuralBeatTracker))
+    step = tracker.model.step
+
+    def flat_downbeat(frame: np.ndarray) -> np.ndarray:
+        act = step(frame)
+        act[1] = 0.3
+        return act
+
+    monkeypatch.setattr(tracker.model, "step", flat_downbeat)
+    h = spec.hop_length
+    beats, downs = [], []
+    for k in range(n // h):
+        an.process(x[k * h : (k + 1) * h], (k + 1) * h / SR)
+        if tracker.event is not None:
+            beats.append(tracker.event.t)
+            if tracker.event.downbeat:
+                downs.append(tracker.event.t)
+    ref_beats = np.arange(start, seconds, beat_s)
+    ref_downs = np.arange(first_bar, seconds, bar_s)
+    late = np.array([b for b in beats if b > 12.0])
+    assert np.mean(np.isfinite(matched(late, ref_beats))) >= 0.9  # the beat grid itself is right
+    late_downs = np.array([d for d in downs if d > 12.0])
+    on_bar = np.isfinite(matched(late_downs, ref_downs))
+    assert late_downs.size >= 0.8 * np.sum(ref_downs > 12.0)
+    assert np.mean(on_bar) >= 0.9, (late_downs, ref_downs)
