@@ -1,0 +1,157 @@
+"""Development set for beat-tracker decisions: never ``shared/data``, which is for evaluation only.
+
+Builds (once, cached in ``--dir``) 30 s clips with exact beats that no shipped member trained on:
+generated General MIDI pieces (``lumen.analysis.train.compose``, seed 90210, all styles, rubato
+and ramps included) rendered with FluidR3, and excerpts of freedoom's *held-out* pieces. For each
+clip it runs the live chain once and caches the ensemble's activations; each tracker variant then
+replays those activations through the tracker (the frontend and model are not re-run), so a
+variant costs about 30 s. Scores: beat F and downbeat F (``mir_eval``, ±70 ms, first 5 s
+skipped) per group.
+
+Variants are JSON: ``--variant 'name={"hmm": {...BeatHMM kwargs}, "bar": {...BarTracker
+kwargs}}'``. The shipped tracker is always the first row. Choose on this set; evaluate the choice
+once with ``beat_accuracy.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import record, table, weights_line  # noqa: E402
+
+import lumen.analysis.beat.model as beat_model  # noqa: E402
+import lumen.analysis.beat.neural as neural  # noqa: E402
+from lumen.analysis.beat.hmm import BarTracker, BeatHMM  # noqa: E402
+from lumen.analysis.offline import analyze_signal  # noqa: E402
+
+SEED = 90210
+CLIP_S = 30.0
+CHAIN = ("levels", "onset", "beat")
+
+
+def _build_one(job: tuple[str, int, int]) -> str:
+    from lumen.analysis.train.beat import _render_midi, _wad_excerpt, find_soundfont
+    from lumen.analysis.train.compose import compose
+
+    out_dir, i, n_gen = job
+    path = os.path.join(out_dir, f"{i:03d}.npz")
+    if os.path.exists(path):
+        return path
+    sf2 = find_soundfont()
+    if i < n_gen:
+        piece = compose(np.random.default_rng([SEED, i]), CLIP_S)
+        with tempfile.TemporaryDirectory(prefix="lumen-dev-") as tmp:
+            mid = os.path.join(tmp, "piece.mid")
+            piece.write(mid)
+            audio = _render_midi(mid, 22050, sf2)
+        sr, beats, downs, kind = 22050, piece.beats_s, piece.downbeats_s, f"generated:{piece.style}"
+    else:
+        audio, sr, beats, downs, kind = _wad_excerpt(np.random.default_rng([SEED, 0x5AD, i]), i - n_gen, CLIP_S, sf2, True)
+    audio = audio[: int(CLIP_S * sr)]
+    act = analyze_signal(audio, sr, CHAIN).activations
+    np.savez(path, audio=audio, sr=sr, beats=beats[beats < CLIP_S], downs=downs[downs < CLIP_S], kind=kind, act=act)
+    return path
+
+
+def build(out_dir: str, n_gen: int, n_wad: int) -> list[dict[str, Any]]:
+    """The clips (built and cached on first use)."""
+    os.makedirs(out_dir, exist_ok=True)
+    jobs = [(out_dir, i, n_gen) for i in range(n_gen + n_wad)]
+    with ProcessPoolExecutor(2) as pool:
+        paths = list(pool.map(_build_one, jobs))
+    clips = []
+    for p in paths:
+        z = np.load(p, allow_pickle=False)
+        clips.append({k: z[k] for k in z.files})
+    return clips
+
+
+@contextmanager
+def _replay(act: np.ndarray, hmm_kw: dict[str, Any], bar_kw: dict[str, Any]) -> Iterator[None]:
+    """The tracker reads ``act`` instead of running the model, with the given HMM and bar settings."""
+    hop = [0]
+    real_step = beat_model.StreamingBeatModel.step
+
+    def step(self: beat_model.StreamingBeatModel, _x: np.ndarray) -> np.ndarray:
+        k = hop[0]
+        hop[0] += 1
+        self.act[:] = act[k] if k < act.shape[0] else 0.0
+        return self.act
+
+    beat_model.StreamingBeatModel.step = step  # type: ignore[method-assign]
+    neural.BeatHMM = functools.partial(BeatHMM, **hmm_kw)  # type: ignore[misc]
+    neural.BarTracker = functools.partial(BarTracker, **bar_kw)  # type: ignore[misc]
+    try:
+        yield
+    finally:
+        beat_model.StreamingBeatModel.step = real_step  # type: ignore[method-assign]
+        neural.BeatHMM, neural.BarTracker = BeatHMM, BarTracker  # type: ignore[misc]
+
+
+def score(clips: list[dict[str, Any]], hmm_kw: dict[str, Any], bar_kw: dict[str, Any]) -> dict[str, tuple[float, float]]:
+    """Mean (beat F, downbeat F) per group and overall."""
+    import mir_eval
+
+    per: dict[str, list[tuple[float, float]]] = {}
+    for c in clips:
+        with _replay(c["act"], hmm_kw, bar_kw):
+            res = analyze_signal(c["audio"], int(c["sr"]), CHAIN)
+        ref, est = mir_eval.beat.trim_beats(c["beats"]), mir_eval.beat.trim_beats(np.array(res.beats))
+        rd, ed = mir_eval.beat.trim_beats(c["downs"]), mir_eval.beat.trim_beats(np.array(res.downbeats))
+        f = mir_eval.beat.f_measure(ref, est)
+        df = mir_eval.beat.f_measure(rd, ed) if rd.size else float("nan")
+        group = str(c["kind"]).split(":")[0]
+        for g in (group, "all"):
+            per.setdefault(g, []).append((f, df))
+    return {g: (float(np.mean([v[0] for v in vs])), float(np.nanmean([v[1] for v in vs]))) for g, vs in per.items()}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--dir", default=os.path.join(tempfile.gettempdir(), "lumen-beat-devset"), help="cache of the built clips")
+    ap.add_argument("--generated", type=int, default=60, help="generated pieces")
+    ap.add_argument("--wad", type=int, default=30, help="excerpts of freedoom's held-out pieces")
+    ap.add_argument("--variant", action="append", default=[], help='name={"hmm": {...}, "bar": {...}}')
+    ap.add_argument("--quick", action="store_true", help="smoke pass: 6 generated pieces and 3 excerpts")
+    ap.add_argument("--no-record", action="store_true", help="print only, do not append to RESULTS.md")
+    args = ap.parse_args(argv)
+    n_gen, n_wad = (6, 3) if args.quick else (args.generated, args.wad)
+    clips = build(args.dir, n_gen, n_wad)
+    variants: list[tuple[str, dict[str, Any]]] = [("shipped", {})]
+    for v in args.variant:
+        name, _, spec = v.partition("=")
+        variants.append((name, json.loads(spec)))
+    groups = ["all", "generated", "wad-held-out"]
+    rows = []
+    for name, spec in variants:
+        s = score(clips, spec.get("hmm", {}), spec.get("bar", {}))
+        rows.append([name, json.dumps(spec) if spec else "-"] + [x for g in groups for x in s.get(g, (float("nan"), float("nan")))])
+    headers = ["variant", "settings"] + [f"{g} {m}" for g in groups for m in ("F", "downbeat F")]
+    body = (
+        f"{weights_line(*beat_model.member_files()).strip()}\n\n"
+        f"Development set: {n_gen} generated pieces (seed {SEED}) and {n_wad} excerpts of freedoom's held-out music, "
+        f"{CLIP_S:.0f} s each, the ensemble's cached activations replayed through each tracker variant:\n\n"
+        + table(headers, rows)
+    )
+    if args.no_record:
+        print(body)
+    else:
+        record("Beat tracker development set (beat_devset.py)", body, argv)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
