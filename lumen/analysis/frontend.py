@@ -6,8 +6,8 @@ Layer: analysis. Threads: the analysis thread.
 from __future__ import annotations
 
 import numpy as np
-import scipy.fft
 import numpy.typing as npt
+import scipy.fft
 
 from lumen.analysis.base import AnalysisSpec, HopContext
 

@@ -59,8 +59,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
-import scipy.fft
 import numpy.typing as npt
+import scipy.fft
 
 from lumen.analysis.base import AnalysisSpec, HopAnalyzer, HopContext, analyzers
 from lumen.analysis.beat.model import BandRuns, band_sum, load_checkpoint, mel_matrix
