@@ -61,9 +61,11 @@ def weights_line(*paths: Path) -> str:
     return "Weights: " + ", ".join(parts) + "\n\n"
 
 
-def record(title: str, body: str, argv: Sequence[str] | None = None) -> None:
-    """Print ``body`` and append it to RESULTS.md with machine, date and command."""
+def record(title: str, body: str, argv: Sequence[str] | None = None, *, dry: bool = False) -> None:
+    """Print ``body`` and append it to RESULTS.md with machine, date and command (only print if ``dry``)."""
     print(body)
+    if dry:
+        return
     args = list(argv if argv is not None else sys.argv[1:])
     if Path(sys.argv[0]).name == "lumen":  # run through `lumen bench`
         cmd = " ".join(["lumen", "bench", *sys.argv[2:]])

@@ -306,10 +306,7 @@ def main(argv: list[str] | None = None) -> int:
     body += recorded_heldout(methods)
     body += "\n\nLock, re-lock and prediction on generated music (held-out seeds, exact beats):\n\n" + timing(args.seeds)
     body += "\n\nCost per hop:\n\n" + cost(30.0)
-    if args.no_record:
-        print(body)
-    else:
-        record("Beat tracking accuracy (beat_accuracy.py)", body, argv)
+    record("Beat tracking accuracy (beat_accuracy.py)", body, argv, dry=args.no_record)
     return 0
 
 

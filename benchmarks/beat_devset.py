@@ -146,10 +146,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{CLIP_S:.0f} s each, the ensemble's cached activations replayed through each tracker variant:\n\n"
         + table(headers, rows)
     )
-    if args.no_record:
-        print(body)
-    else:
-        record("Beat tracker development set (beat_devset.py)", body, argv)
+    record("Beat tracker development set (beat_devset.py)", body, argv, dry=args.no_record)
     return 0
 
 

@@ -628,10 +628,7 @@ def main(argv: list[str] | None = None) -> int:
             f"Bound: {real_ms:.1f} + {out_ms:.1f} + ~1 = ~{real_ms + out_ms + 1:.0f} ms; mean ~{(real_ms + out_ms) / 2 + 1:.0f} ms "
             "if both waits were uniform."
         )
-    if args.no_record:
-        print(body)
-    else:
-        record("show control: OSC in/out, command -> wire (bench_control.py)", body, argv if argv is not None else sys.argv[1:])
+    record("show control: OSC in/out, command -> wire (bench_control.py)", body, argv, dry=args.no_record)
     return 0
 
 

@@ -167,10 +167,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     else:
         body += "\n\n(PyPI `sacn` is not installed: no baseline in this run.)"
-    if args.no_record:
-        print(body)
-    else:
-        record("sACN encode + send, lumen vs sacn 1.11 (bench_encode.py)", body, argv if argv is not None else sys.argv[1:])
+    record("sACN encode + send, lumen vs sacn 1.11 (bench_encode.py)", body, argv, dry=args.no_record)
     return 0
 
 

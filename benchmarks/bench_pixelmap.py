@@ -175,10 +175,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "the wall's size each way. `of target`: median / (10 ns x pixels), the 1 ms-per-100k-pixels goal. "
         "`naive`: direct NumPy (float power + fancy scatter), same run.\n\n" + table(headers, rows)
     )
-    if args.no_record:
-        print(body)
-    else:
-        record("pixel mapping per frame (bench_pixelmap.py)", body, argv)
+    record("pixel mapping per frame (bench_pixelmap.py)", body, argv, dry=args.no_record)
     return 0
 
 

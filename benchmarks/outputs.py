@@ -222,11 +222,7 @@ def main(argv: list[str] | None = None) -> int:
     body += "\n\nTargets:\n\n" + table(["measure", "value", "target", ""], verdict)
     if not have_sacn:
         body += "\n\n(PyPI `sacn` is not installed: no baseline in this run.)"
-    if args.no_record:
-        print(body)
-    else:
-        record("Outputs at 44 Hz: sACN vs sacn 1.11, Art-Net, DDP (outputs.py)", body,
-               argv if argv is not None else sys.argv[1:])
+    record("Outputs at 44 Hz: sACN vs sacn 1.11, Art-Net, DDP (outputs.py)", body, argv, dry=args.no_record)
     return 0
 
 

@@ -233,10 +233,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "empty scene: the readback + patch):\n\n"
         + table(headers, node_rows)
     )
-    if args.no_record:
-        print(body)
-    else:
-        record("scene compositor frame cost (render.py)", body, argv)
+    record("scene compositor frame cost (render.py)", body, argv, dry=args.no_record)
     return 0
 
 
