@@ -99,7 +99,7 @@ def _parser() -> argparse.ArgumentParser:
     tb.add_argument(
         "--member", choices=("all", "gm", "wad", "sf"), default="all",
         help="which ensemble member to train: gm (generated music), wad (also freedoom's music; needs the Debian package "
-             "freedoom), sf (like wad, with other soundfonts too), or all of them one after the other (default)",
+             "freedoom), sf (like wad, with other soundfonts too), or all of them, --jobs at a time (default)",
     )
     tb.add_argument("--out", type=Path, default=None, help="output folder (default: the package's weights folder)")
     tb.add_argument("--seed", type=int, default=None, help="random seed (default: each member's shipped seed)")
@@ -109,6 +109,10 @@ def _parser() -> argparse.ArgumentParser:
         help="generated MIDI clips (default: as shipped); dance clips and freedoom excerpts scale with it",
     )
     tb.add_argument("--workers", type=int, default=2, help="processes for data generation (default 2)")
+    tb.add_argument(
+        "--jobs", type=int, default=2,
+        help="members trained at once, each in its own process with one torch thread (default 2: one per core here)",
+    )
     tb.add_argument(
         "--recorded", type=int, default=None,
         help="also train on N excerpts of recorded songs (Debian fretsonfire-songs-*; default: as shipped, 0)",
@@ -470,9 +474,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     from lumen.analysis.beat.model import MEMBERS, WEIGHTS_DIR, member_file
-    from lumen.analysis.train.beat import MEMBER_CONFIGS, train_beat
+    from lumen.analysis.train.beat import MEMBER_CONFIGS, train_members
 
     out = args.out or WEIGHTS_DIR
+    cfgs = []
     for name in MEMBERS if args.member == "all" else (args.member,):
         cfg = MEMBER_CONFIGS[name]
         changes: dict[str, Any] = {}
@@ -490,21 +495,25 @@ def cmd_train(args: argparse.Namespace) -> int:
             changes["n_wad"] = args.wad
         if args.dance is not None:
             changes["n_dance"] = args.dance
-        cfg = dataclasses.replace(cfg, **changes)
-        with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} {task.fields[info]}"),
-                      TimeElapsedColumn(), TimeRemainingColumn()) as prog:
-            tasks = {
-                "data": prog.add_task(f"{name}: generating audio", total=cfg.n_midi + cfg.n_dance + cfg.n_recorded + cfg.n_wad, info=""),
-                "train": prog.add_task(f"{name}: training", total=cfg.steps, info=""),
-            }
+        cfgs.append(dataclasses.replace(cfg, **changes))
+    if args.jobs < 1:
+        raise LumenError(f"--jobs must be at least 1, got {args.jobs}")
+    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} {task.fields[info]}"),
+                  TimeElapsedColumn(), TimeRemainingColumn()) as prog:
+        tasks = {}
+        for cfg in cfgs:
+            n_data = cfg.n_midi + cfg.n_dance + cfg.n_recorded + cfg.n_wad
+            tasks[cfg.member, "data"] = prog.add_task(f"{cfg.member}: generating audio", total=n_data, info="")
+            tasks[cfg.member, "train"] = prog.add_task(f"{cfg.member}: training", total=cfg.steps, info="")
 
-            def progress(stage: str, done: int, total: int, info: dict[str, float]) -> None:
-                text = " ".join(f"{k} {v:.4f}" for k, v in info.items())
-                prog.update(tasks[stage], completed=done, total=total, info=text)
+        def progress(member: str, stage: str, done: int, total: int, info: dict[str, float]) -> None:
+            text = " ".join(f"{k} {v:.4f}" for k, v in info.items())
+            prog.update(tasks[member, stage], completed=done, total=total, info=text)
 
-            meta = train_beat(cfg, out, workers=args.workers, progress=progress)
-        print(f"member {name}: {out / member_file(name)}; validation loss {meta['loss_val']}, {meta['n_params']} parameters, "
-              f"{meta['seconds_total']:.0f} s")
+        metas = train_members(cfgs, out, jobs=args.jobs, workers=args.workers, progress=progress)
+    for cfg, meta in zip(cfgs, metas):
+        print(f"member {cfg.member}: {out / member_file(cfg.member)}; validation loss {meta['loss_val']}, "
+              f"{meta['n_params']} parameters, {meta['seconds_total']:.0f} s")
     return EXIT_OK
 
 

@@ -56,3 +56,21 @@ def test_train_beat_runs_end_to_end_and_the_weights_load(tmp_path: Path) -> None
     model, meta = load_weights(tmp_path / "beat_gru.pt")
     assert meta["train"]["seed"] == 5 and meta["train"]["steps"] == 3
     assert meta["data"]["clips"] == 5 and meta["data"]["kinds"]
+
+
+@pytest.mark.slow
+def test_train_beat_all_members_side_by_side(tmp_path: Path) -> None:
+    # Every member, two at a time in their own processes (one torch thread each), tiny settings.
+    r = run("train", "beat", "--member", "all", "--jobs", "2", "--out", str(tmp_path), "--clips", "2", "--steps", "2", "--seed", "3",
+            "--workers", "2", timeout=280)
+    assert r.returncode == 0, r.stderr
+    from lumen.analysis.beat.model import MEMBERS, StreamingBeatModel, load_ensemble, member_file
+
+    for name in MEMBERS:
+        meta = json.loads((tmp_path / member_file(name)).with_suffix(".json").read_text())
+        assert meta["train"]["member"] == name and meta["train"]["seed"] == 3 and meta["train"]["steps"] == 2
+        assert meta["torch_threads"] == 1
+        assert f"member {name}:" in r.stdout
+    ensemble = StreamingBeatModel([m for m, _meta in load_ensemble(tmp_path)])
+    act = ensemble.step(np.zeros(ensemble.n_input, np.float32))
+    assert act.shape == (2,) and np.all(np.isfinite(act))
