@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import hashlib
 import json
 import os
 import sys
@@ -42,14 +43,16 @@ CLIP_S = 30.0
 CHAIN = ("levels", "onset", "beat")
 
 
-def _build_one(job: tuple[str, int, int]) -> str:
+def _build_one(job: tuple[str, int, int, str]) -> str:
     from lumen.analysis.train.beat import _render_midi, _wad_excerpt, find_soundfont
     from lumen.analysis.train.compose import compose
 
-    out_dir, i, n_gen = job
+    out_dir, i, n_gen, key = job
     path = os.path.join(out_dir, f"{i:03d}.npz")
     if os.path.exists(path):
-        return path
+        with np.load(path) as z:
+            if "key" in z.files and str(z["key"]) == key:
+                return path
     sf2 = find_soundfont()
     if i < n_gen:
         piece = compose(np.random.default_rng([SEED, i]), CLIP_S)
@@ -62,14 +65,16 @@ def _build_one(job: tuple[str, int, int]) -> str:
         audio, sr, beats, downs, kind = _wad_excerpt(np.random.default_rng([SEED, 0x5AD, i]), i - n_gen, CLIP_S, sf2, True)
     audio = audio[: int(CLIP_S * sr)]
     act = analyze_signal(audio, sr, CHAIN).activations
-    np.savez(path, audio=audio, sr=sr, beats=beats[beats < CLIP_S], downs=downs[downs < CLIP_S], kind=kind, act=act)
+    np.savez(path, audio=audio, sr=sr, beats=beats[beats < CLIP_S], downs=downs[downs < CLIP_S], kind=kind, act=act, key=key)
     return path
 
 
 def build(out_dir: str, n_gen: int, n_wad: int) -> list[dict[str, Any]]:
-    """The clips (built and cached on first use)."""
+    """The clips (built and cached on first use; activations recomputed when the model changes)."""
     os.makedirs(out_dir, exist_ok=True)
-    jobs = [(out_dir, i, n_gen) for i in range(n_gen + n_wad)]
+    # The cached activations belong to these weights and this version of the model code.
+    key = weights_line(*beat_model.member_files()).strip() + " " + hashlib.sha256(Path(beat_model.__file__).read_bytes()).hexdigest()[:12]
+    jobs = [(out_dir, i, n_gen, key) for i in range(n_gen + n_wad)]
     with ProcessPoolExecutor(2) as pool:
         paths = list(pool.map(_build_one, jobs))
     clips = []

@@ -10,6 +10,7 @@ import pytest
 
 from lumen.analysis.base import AnalysisSpec, HopContext
 from lumen.analysis.beat.model import (
+    ACT_FLOOR,
     CONFIG_FILE,
     MEMBERS,
     N_INPUT,
@@ -104,7 +105,7 @@ def test_every_ensemble_member_ships_with_its_config_and_all_fit_in_5_mb() -> No
 
 
 @pytest.mark.parametrize("shapes", ["same (one stack)", "different (a stack per shape)"])
-def test_the_ensemble_streams_the_mean_of_its_members(shapes: str, rng: np.random.Generator) -> None:
+def test_the_ensemble_streams_the_geometric_mean_of_its_members(shapes: str, rng: np.random.Generator) -> None:
     torch.manual_seed(1)
     other = ModelConfig() if shapes.startswith("same") else ModelConfig(n_hidden=48, n_layers=1)
     models = [build_model().eval(), build_model(other).eval(), build_model(other).eval()]
@@ -114,7 +115,8 @@ def test_the_ensemble_streams_the_mean_of_its_members(shapes: str, rng: np.rando
             m.std.copy_(torch.from_numpy(rng.uniform(0.5, 2, N_INPUT).astype(np.float32)))
     x = rng.standard_normal((1, 200, N_INPUT)).astype(np.float32)
     with torch.inference_mode():
-        ref = np.mean([torch.sigmoid(m(torch.from_numpy(x))[0])[0].numpy() for m in models], axis=0)
+        each = [torch.sigmoid(m(torch.from_numpy(x))[0])[0].numpy() for m in models]
+        ref = np.exp(np.mean([np.log(np.maximum(a, ACT_FLOOR)) for a in each], axis=0))
     ens = StreamingBeatModel(models)
     assert len(ens.members) == (1 if shapes.startswith("same") else 2)
     got = np.stack([ens.step(x[0, k]).copy() for k in range(200)])
