@@ -5,8 +5,8 @@ generated General MIDI pieces (``lumen.analysis.train.compose``, seed 90210, all
 and ramps included) rendered with FluidR3, and excerpts of freedoom's *held-out* pieces. For each
 clip it runs the live chain once and caches the ensemble's activations; each tracker variant then
 replays those activations through the tracker (the frontend and model are not re-run), so a
-variant costs about 30 s. Scores: beat F and downbeat F (``mir_eval``, ±70 ms, first 5 s
-skipped) per group.
+variant costs about 30 s. Scores: beat F, downbeat F and tempo Acc2, per group, exactly as
+``beat_accuracy.py`` computes them.
 
 Variants are JSON: ``--variant 'name={"hmm": {...BeatHMM kwargs}, "bar": {...BarTracker
 kwargs}}'``. The shipped tracker is always the first row. Choose on this set; evaluate the choice
@@ -32,6 +32,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import record, table, weights_line  # noqa: E402
+from beat_accuracy import gt_tempo, run_lumen  # noqa: E402
+from beat_accuracy import score as score_file  # noqa: E402
 
 import lumen.analysis.beat.model as beat_model  # noqa: E402
 import lumen.analysis.beat.neural as neural  # noqa: E402
@@ -106,22 +108,20 @@ def _replay(act: np.ndarray, hmm_kw: dict[str, Any], bar_kw: dict[str, Any]) -> 
         neural.BeatHMM, neural.BarTracker = BeatHMM, BarTracker  # type: ignore[misc]
 
 
-def score(clips: list[dict[str, Any]], hmm_kw: dict[str, Any], bar_kw: dict[str, Any]) -> dict[str, tuple[float, float]]:
-    """Mean (beat F, downbeat F) per group and overall."""
-    import mir_eval
+METRICS = ("F", "dF", "Acc2")
 
-    per: dict[str, list[tuple[float, float]]] = {}
+
+def score(clips: list[dict[str, Any]], hmm_kw: dict[str, Any], bar_kw: dict[str, Any]) -> dict[str, dict[str, float]]:
+    """Mean beat F, downbeat F and tempo Acc2 per group and overall (as `beat_accuracy.py` scores them)."""
+    per: dict[str, list[dict[str, float]]] = {}
     for c in clips:
         with _replay(c["act"], hmm_kw, bar_kw):
-            res = analyze_signal(c["audio"], int(c["sr"]), CHAIN)
-        ref, est = mir_eval.beat.trim_beats(c["beats"]), mir_eval.beat.trim_beats(np.array(res.beats))
-        rd, ed = mir_eval.beat.trim_beats(c["downs"]), mir_eval.beat.trim_beats(np.array(res.downbeats))
-        f = mir_eval.beat.f_measure(ref, est)
-        df = mir_eval.beat.f_measure(rd, ed) if rd.size else float("nan")
+            beats, downs, tempo, _cpu = run_lumen(c["audio"], int(c["sr"]), CHAIN)
+        s = score_file(c["beats"], beats, c["downs"], downs, tempo, gt_tempo(c["beats"]))
         group = str(c["kind"]).split(":")[0]
         for g in (group, "all"):
-            per.setdefault(g, []).append((f, df))
-    return {g: (float(np.mean([v[0] for v in vs])), float(np.nanmean([v[1] for v in vs]))) for g, vs in per.items()}
+            per.setdefault(g, []).append(s)
+    return {g: {m: float(np.nanmean([s[m] for s in ss])) for m in METRICS} for g, ss in per.items()}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -143,8 +143,9 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for name, spec in variants:
         s = score(clips, spec.get("hmm", {}), spec.get("bar", {}))
-        rows.append([name, json.dumps(spec) if spec else "-"] + [x for g in groups for x in s.get(g, (float("nan"), float("nan")))])
-    headers = ["variant", "settings"] + [f"{g} {m}" for g in groups for m in ("F", "downbeat F")]
+        rows.append([name, json.dumps(spec) if spec else "-"] + [s[g][m] if g in s else float("nan") for g in groups for m in METRICS])
+    names = {"F": "F", "dF": "downbeat F", "Acc2": "Acc2"}
+    headers = ["variant", "settings"] + [f"{g} {names[m]}" for g in groups for m in METRICS]
     body = (
         f"{weights_line(*beat_model.member_files()).strip()}\n\n"
         f"Development set: {n_gen} generated pieces (seed {SEED}) and {n_wad} excerpts of freedoom's held-out music, "
