@@ -63,7 +63,8 @@ from lumen.analysis.train.compose import compose
 from lumen.analysis.train.midi import crop_midi, seconds_to_tick, tick_to_seconds
 
 __all__ = [
-    "MEMBER_CONFIGS", "BeatTrainConfig", "Clip", "SOUNDFONTS", "find_soundfont", "make_clip", "make_dataset", "train_beat", "train_members",
+    "MEMBER_CONFIGS", "BeatTrainConfig", "Clip", "SOUNDFONTS", "find_soundfont", "make_clip", "make_dataset", "slowest_first", "train_beat",
+    "train_members",
 ]
 
 #: Where Debian puts the General MIDI soundfont.
@@ -567,6 +568,24 @@ def _train_member(cfg: BeatTrainConfig, out_dir: Path, workers: int, events: Any
     return train_beat(cfg, out_dir, workers=workers, progress=progress)
 
 
+def slowest_first(cfgs: Sequence[BeatTrainConfig]) -> list[int]:
+    """Indices of ``cfgs``, the most work first: rendering (a render with the compressed .sf3
+    soundfont costs several times one with FluidR3, so renders with other soundfonts count
+    triple) plus training steps (a step costs about as much as rendering one clip).
+
+    Examples
+    --------
+    >>> slowest_first([MEMBER_CONFIGS["gm"], MEMBER_CONFIGS["wad"], MEMBER_CONFIGS["sf"]])
+    [2, 1, 0]
+    """
+
+    def work(cfg: BeatTrainConfig) -> float:
+        renders = cfg.n_midi + cfg.n_wad
+        return renders * (1.0 + 2.0 * cfg.alt_soundfont_share) + cfg.n_dance + cfg.n_recorded + cfg.steps
+
+    return sorted(range(len(cfgs)), key=lambda k: -work(cfgs[k]))
+
+
 def train_members(
     cfgs: Sequence[BeatTrainConfig], out_dir: Path, *, jobs: int = 2, workers: int = 2, progress: MemberProgress | None = None
 ) -> list[dict[str, Any]]:
@@ -588,8 +607,9 @@ def train_members(
         events = manager.Queue()
         per_job = max(1, workers // jobs)
         with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
-            futures = [pool.submit(_train_member, cfg, out_dir, per_job, events) for cfg in cfgs]
-            pending = set(futures)
+            # The slowest member starts first, so it is not the one left running alone at the end.
+            futures = {k: pool.submit(_train_member, cfgs[k], out_dir, per_job, events) for k in slowest_first(cfgs)}
+            pending = set(futures.values())
             while True:
                 while True:
                     try:
@@ -601,4 +621,4 @@ def train_members(
                 if not pending:
                     break
                 _done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
-        return [f.result() for f in futures]
+        return [futures[k].result() for k in range(len(cfgs))]
