@@ -99,7 +99,7 @@ class LevelsAnalyzer(HopAnalyzer):
         self._wave_idx = np.linspace(0, spec.hop_length - 1, WAVE_SAMPLES).round().astype(np.int64)
         self.reset()
         w = self._spec_w  # compiles (or loads) the kernel now, on scratch buffers
-        _spectrum_levels(self._pow, w.lo, w.hi, w.w, 1.0, 0.0, 0.0, 0.0, self._spec_db.copy(), self._spec.copy(), 1.0, 1.0)
+        _spectrum_levels(self._pow, w.lo, w.hi, w.w, 1.0, 0.0, 0.0, 0.0, 48.0, self._spec_db.copy(), self._spec.copy(), 1.0, 1.0)
 
     def reset(self) -> None:
         """Forget peaks and smoothed values."""
@@ -134,7 +134,7 @@ class LevelsAnalyzer(HopAnalyzer):
         """Mel-spaced levels 0..1 against a running peak (48 dB range), fast attack, slow release."""
         w, g = self._spec_w, self._spec_gain
         g.peak_db = _spectrum_levels(
-            self._pow, w.lo, w.hi, w.w, 2.0 / self._norm, g.peak_db, g.fall_db, g.floor_db, self._spec_db, self._spec,
+            self._pow, w.lo, w.hi, w.w, 2.0 / self._norm, g.peak_db, g.fall_db, g.floor_db, g.range_db, self._spec_db, self._spec,
             self._attack, self._spec_release,
         )
         vec[self._spec0 : self._spec0 + SPECTRUM_BINS] = self._spec
@@ -143,15 +143,15 @@ class LevelsAnalyzer(HopAnalyzer):
 @jit
 def _spectrum_levels(
     power: npt.NDArray[np.float32], lo: npt.NDArray[np.int64], hi: npt.NDArray[np.int64], w: npt.NDArray[np.float32],
-    scale: float, peak_db: float, fall_db: float, floor_db: float, db: npt.NDArray[np.float32], level: npt.NDArray[np.float32],
-    attack: float, release: float,
+    scale: float, peak_db: float, fall_db: float, floor_db: float, range_db: float, db: npt.NDArray[np.float32],
+    level: npt.NDArray[np.float32], attack: float, release: float,
 ) -> float:  # pragma: no cover - compiled
     """The spectrum texture's levels, smoothed in place in ``level``; returns the new running peak.
 
     Each band's power (``w`` over its run of bins, times ``scale``) in dB (into ``db``); the
-    running peak follows the loudest band (falling ``fall_db`` per hop, never under
-    ``floor_db``; held in silence); a band's level is 0 at 48 dB under the peak and 1 at it,
-    smoothed with ``attack`` where it rises and ``release`` where it falls.
+    running peak follows the loudest band as `AutoGain` does (falling ``fall_db`` per hop, never
+    under ``floor_db``; held in silence); a band's level is 0 at ``range_db`` under the peak and 1
+    at it, smoothed with ``attack`` where it rises and ``release`` where it falls.
     """
     n = lo.shape[0]
     top = -1e30
@@ -160,9 +160,9 @@ def _spectrum_levels(
         top = max(top, db[m])
     if top > SILENCE_DB:
         peak_db = max(top, peak_db - fall_db, floor_db)
-    base = peak_db - 48.0
+    base = peak_db - range_db
     for m in range(n):
-        x = min(max((db[m] - base) / 48.0, 0.0), 1.0)
+        x = min(max((db[m] - base) / range_db, 0.0), 1.0)
         level[m] += (x - level[m]) * (attack if x > level[m] else release)
     return peak_db
 

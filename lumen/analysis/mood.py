@@ -359,21 +359,21 @@ class MoodStats:
         spec = scipy.fft.rfft(self._lin, overwrite_x=True)  # float32 in, complex64 out
         # Only the bins the chroma and bass weights read, and their neighbours for the local mean.
         r0, r1 = self._r0, self._r1
-        m = self._mag_long[r0:r1]
-        np.abs(spec[r0:r1], out=m)
+        band = self._mag_long[r0:r1]
+        np.abs(spec[r0:r1], out=band)
         hw = PEAK_HALF_WIDTH
         cs = self._cs[: r1 - r0 + 1]
-        np.cumsum(m, out=cs[1:])
+        np.cumsum(band, out=cs[1:])
         loc = self._local[r0:r1]
         # mean over [i - hw, i + hw] (clipped at the spectrum's edges)
         np.subtract(cs[2 * hw + 1 :], cs[: -2 * hw - 1], out=loc[hw:-hw])
         loc[hw:-hw] *= np.float32(1.0 / (2 * hw + 1))
         loc[:hw] = loc[hw]
         loc[-hw:] = loc[-hw - 1]
-        m -= loc
-        np.maximum(m, 0.0, out=m)
-        m *= m
-        m = self._mag_long
+        band -= loc
+        np.maximum(band, 0.0, out=band)
+        band *= band
+        m = self._mag_long  # the weights index the whole spectrum
         np.dot(self._chroma_w, m[self._c_lo : self._c_hi], out=self._c12)
         self._c12 -= self._chroma
         self._c12 *= self._a_chroma

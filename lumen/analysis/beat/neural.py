@@ -3,8 +3,8 @@
 Layer: analysis. Threads: the analysis thread (live) or the caller's thread (offline).
 
 Per 10 ms hop: `BeatFrontend` (log-mel bands and flux from the chain's spectrum) →
-`StreamingBeatModel` (an ensemble of three GRUs, stacked, in numba kernels) → mean beat and
-downbeat activations → `BeatHMM` (tempo and phase) → `BarTracker` (position in the bar).
+`StreamingBeatModel` (an ensemble of three GRUs, stacked, in numba kernels) → the geometric
+mean of their beat and downbeat activations → `BeatHMM` (tempo and phase) → `BarTracker` (position in the bar).
 Beats are *predicted*: the tracker writes ``next_beat_t``, the time of the next beat, and
 raises ``beat`` in the hop that the previous hop predicted the beat to fall in, so
 beat-locked light can be sent ahead of the beat by each output's latency and land on it (see
