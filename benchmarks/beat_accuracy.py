@@ -287,7 +287,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="smoke pass: 3 files per set, 2 generated songs")
     ap.add_argument(
         "--weights", type=Path, default=None,
-        help="folder holding candidate weights (any of beat_gru.pt, beat_gru_wad.pt, beat_gru_sf.pt, each with its .json) to score instead of the shipped ensemble (e.g. lumen train beat --out DIR)",
+        help="folder holding candidate weights (any of beat_gru.pt, beat_gru_wad.pt, beat_gru_sf.pt and candidates such as beat_gru_band.pt, each with its .json) to score instead of the shipped ensemble (e.g. lumen train beat --out DIR)",
     )
     args = ap.parse_args(argv)
     if args.weights is not None:

@@ -45,12 +45,12 @@ CLIP_S = 30.0
 CHAIN = ("levels", "onset", "beat")
 
 
-def _build_one(job: tuple[str, int, int, str]) -> str:
-    from lumen.analysis.train.beat import _render_midi, _wad_excerpt, find_soundfont
+def _build_one(job: tuple[str, int, int, int, str]) -> str:
+    from lumen.analysis.train.beat import _excerpt, _file_pieces, _render_midi, _wad_excerpt, find_soundfont
     from lumen.analysis.train.compose import compose
 
-    out_dir, i, n_gen, key = job
-    path = os.path.join(out_dir, f"{i:03d}.npz")
+    out_dir, i, n_gen, n_wad, key = job
+    path = os.path.join(out_dir, f"{i:03d}-{n_gen}-{n_wad}.npz")  # what clip i is depends on the group sizes
     if os.path.exists(path):
         with np.load(path) as z:
             if "key" in z.files and str(z["key"]) == key:
@@ -63,20 +63,24 @@ def _build_one(job: tuple[str, int, int, str]) -> str:
             piece.write(mid)
             audio = _render_midi(mid, 22050, sf2)
         sr, beats, downs, kind = 22050, piece.beats_s, piece.downbeats_s, f"generated:{piece.style}"
-    else:
+    elif i < n_gen + n_wad:
         audio, sr, beats, downs, kind = _wad_excerpt(np.random.default_rng([SEED, 0x5AD, i]), i - n_gen, CLIP_S, sf2, True)
+    else:
+        pieces = _file_pieces(held_out=True)
+        piece = pieces[(i - n_gen - n_wad) % len(pieces)]
+        audio, sr, beats, downs, kind = _excerpt(np.random.default_rng([SEED, 0xF11E, i]), piece, CLIP_S, sf2, f"files-held-out:{piece.name}")
     audio = audio[: int(CLIP_S * sr)]
     act = analyze_signal(audio, sr, CHAIN).activations
     np.savez(path, audio=audio, sr=sr, beats=beats[beats < CLIP_S], downs=downs[downs < CLIP_S], kind=kind, act=act, key=key)
     return path
 
 
-def build(out_dir: str, n_gen: int, n_wad: int) -> list[dict[str, Any]]:
+def build(out_dir: str, n_gen: int, n_wad: int, n_files: int = 0) -> list[dict[str, Any]]:
     """The clips (built and cached on first use; activations recomputed when the model changes)."""
     os.makedirs(out_dir, exist_ok=True)
     # The cached activations belong to these weights and this version of the model code.
     key = weights_line(*beat_model.member_files()).strip() + " " + hashlib.sha256(Path(beat_model.__file__).read_bytes()).hexdigest()[:12]
-    jobs = [(out_dir, i, n_gen, key) for i in range(n_gen + n_wad)]
+    jobs = [(out_dir, i, n_gen, n_wad, key) for i in range(n_gen + n_wad + n_files)]
     with ProcessPoolExecutor(2) as pool:
         paths = list(pool.map(_build_one, jobs))
     clips = []
@@ -129,17 +133,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--dir", default=os.path.join(tempfile.gettempdir(), "lumen-beat-devset"), help="cache of the built clips")
     ap.add_argument("--generated", type=int, default=60, help="generated pieces")
     ap.add_argument("--wad", type=int, default=30, help="excerpts of freedoom's held-out pieces")
+    ap.add_argument("--files", type=int, default=24, help="excerpts of the other games' held-out MIDI files")
     ap.add_argument("--variant", action="append", default=[], help='name={"hmm": {...}, "bar": {...}}')
-    ap.add_argument("--quick", action="store_true", help="smoke pass: 6 generated pieces and 3 excerpts")
+    ap.add_argument("--quick", action="store_true", help="smoke pass: 6 generated pieces and 3 + 3 excerpts")
     ap.add_argument("--no-record", action="store_true", help="print only, do not append to RESULTS.md")
     args = ap.parse_args(argv)
-    n_gen, n_wad = (6, 3) if args.quick else (args.generated, args.wad)
-    clips = build(args.dir, n_gen, n_wad)
+    n_gen, n_wad, n_files = (6, 3, 3) if args.quick else (args.generated, args.wad, args.files)
+    clips = build(args.dir, n_gen, n_wad, n_files)
     variants: list[tuple[str, dict[str, Any]]] = [("shipped", {})]
     for v in args.variant:
         name, _, spec = v.partition("=")
         variants.append((name, json.loads(spec)))
-    groups = ["all", "generated", "wad-held-out"]
+    groups = ["all", "generated", "wad-held-out", "files-held-out"]
     rows = []
     for name, spec in variants:
         s = score(clips, spec.get("hmm", {}), spec.get("bar", {}))
@@ -148,7 +153,8 @@ def main(argv: list[str] | None = None) -> int:
     headers = ["variant", "settings"] + [f"{g} {names[m]}" for g in groups for m in METRICS]
     body = (
         f"{weights_line(*beat_model.member_files()).strip()}\n\n"
-        f"Development set: {n_gen} generated pieces (seed {SEED}) and {n_wad} excerpts of freedoom's held-out music, "
+        f"Development set: {n_gen} generated pieces (seed {SEED}), {n_wad} excerpts of freedoom's held-out music and "
+        f"{n_files} of the other games' held-out MIDI files, "
         f"{CLIP_S:.0f} s each, the ensemble's cached activations replayed through each tracker variant:\n\n"
         + table(headers, rows)
     )

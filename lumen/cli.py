@@ -97,16 +97,17 @@ def _parser() -> argparse.ArgumentParser:
     tr_sub = tr.add_subparsers(dest="model", required=True)
     tb = tr_sub.add_parser("beat", help="the beat/downbeat ensemble (the defaults are the shipped weights' settings; see README)")
     tb.add_argument(
-        "--member", choices=("all", "gm", "wad", "sf"), default="all",
+        "--member", choices=("all", "gm", "wad", "sf", "band"), default="all",
         help="which ensemble member to train: gm (generated music), wad (also freedoom's music; needs the Debian package "
-             "freedoom), sf (like wad, with other soundfonts too), or all of them, --jobs at a time (default)",
+             "freedoom), sf (like wad, with other soundfonts too), or all of them, --jobs at a time (default); or the "
+             "candidate band (also other games' music and MMA's band grooves; not shipped; needs --out)",
     )
     tb.add_argument("--out", type=Path, default=None, help="output folder (default: the package's weights folder)")
     tb.add_argument("--seed", type=int, default=None, help="random seed (default: each member's shipped seed)")
     tb.add_argument("--steps", type=int, default=None, help="training steps (default: as shipped)")
     tb.add_argument(
         "--clips", type=int, default=None,
-        help="generated MIDI clips (default: as shipped); dance clips and freedoom excerpts scale with it",
+        help="generated MIDI clips (default: as shipped); the clips of the other kinds scale with it",
     )
     tb.add_argument("--workers", type=int, default=2, help="processes for data generation (default 2)")
     tb.add_argument(
@@ -474,12 +475,15 @@ def cmd_train(args: argparse.Namespace) -> int:
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     from lumen.analysis.beat.model import MEMBERS, WEIGHTS_DIR, member_file
-    from lumen.analysis.train.beat import MEMBER_CONFIGS, train_members
+    from lumen.analysis.train.beat import CANDIDATE_CONFIGS, MEMBER_CONFIGS, train_members
 
+    if args.member in CANDIDATE_CONFIGS and args.out is None:
+        raise LumenError(f"--member {args.member} is a candidate, not a shipped member: give --out DIR (then score DIR with "
+                         "benchmarks/beat_accuracy.py --weights DIR)")
     out = args.out or WEIGHTS_DIR
     cfgs = []
     for name in MEMBERS if args.member == "all" else (args.member,):
-        cfg = MEMBER_CONFIGS[name]
+        cfg = MEMBER_CONFIGS.get(name) or CANDIDATE_CONFIGS[name]
         changes: dict[str, Any] = {}
         if args.seed is not None:
             changes["seed"] = args.seed
@@ -491,6 +495,8 @@ def cmd_train(args: argparse.Namespace) -> int:
             changes["n_midi"] = args.clips
             changes["n_dance"] = max(1, round(args.clips * cfg.n_dance / cfg.n_midi))
             changes["n_wad"] = round(args.clips * cfg.n_wad / cfg.n_midi)
+            changes["n_files"] = round(args.clips * cfg.n_files / cfg.n_midi)
+            changes["n_mma"] = round(args.clips * cfg.n_mma / cfg.n_midi)
         if args.wad is not None:
             changes["n_wad"] = args.wad
         if args.dance is not None:
@@ -502,7 +508,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                   TimeElapsedColumn(), TimeRemainingColumn()) as prog:
         tasks = {}
         for cfg in cfgs:
-            n_data = cfg.n_midi + cfg.n_dance + cfg.n_recorded + cfg.n_wad
+            n_data = cfg.n_midi + cfg.n_dance + cfg.n_recorded + cfg.n_wad + cfg.n_files + cfg.n_mma
             tasks[cfg.member, "data"] = prog.add_task(f"{cfg.member}: generating audio", total=n_data, info="")
             tasks[cfg.member, "train"] = prog.add_task(f"{cfg.member}: training", total=cfg.steps, info="")
 

@@ -74,3 +74,26 @@ def test_train_beat_all_members_side_by_side(tmp_path: Path) -> None:
     ensemble = StreamingBeatModel([m for m, _meta in load_ensemble(tmp_path)])
     act = ensemble.step(np.zeros(ensemble.n_input, np.float32))
     assert act.shape == (2,) and np.all(np.isfinite(act))
+
+
+@pytest.mark.slow
+def test_a_candidate_member_trains_into_its_own_folder_and_joins_that_folders_ensemble(tmp_path: Path) -> None:
+    import shutil
+
+    from lumen.analysis.beat.model import MEMBERS, WEIGHTS_DIR, load_ensemble, member_files
+
+    refused = run("train", "beat", "--member", "band", "--steps", "1")
+    assert refused.returncode != 0 and "--out" in refused.stderr
+    r = run("train", "beat", "--member", "band", "--out", str(tmp_path), "--clips", "1", "--steps", "2", "--seed", "4", "--workers", "2",
+            timeout=280)
+    assert r.returncode == 0, r.stderr
+    meta = json.loads((tmp_path / "beat_gru_band.json").read_text())
+    kinds = meta["data"]["kinds"]
+    assert any(k.startswith("mma:") for k in kinds) and any(k.startswith("files:") for k in kinds)
+    assert meta["data"]["files_held_out"] and meta["loss_val_files"] > 0
+    assert member_files(tmp_path) == [tmp_path / "beat_gru_band.pt"]
+    shutil.copy(WEIGHTS_DIR / MEMBERS["gm"], tmp_path / "beat_gru.pt")
+    shutil.copy((WEIGHTS_DIR / MEMBERS["gm"]).with_suffix(".json"), tmp_path / "beat_gru.json")
+    assert member_files(tmp_path) == [tmp_path / "beat_gru.pt", tmp_path / "beat_gru_band.pt"]  # members first, then candidates
+    assert len(load_ensemble(tmp_path)) == 2
+    assert "beat_gru_band.pt" not in [p.name for p in member_files()]  # the package folder holds only the shipped members

@@ -82,6 +82,8 @@ CONFIG_FILE: Final[str] = "beat_gru.json"
 #: them rendered with the TimGM6mb or MuseScore General soundfonts. `lumen train beat --member NAME`
 #: trains one (`lumen.analysis.train.beat.MEMBER_CONFIGS`).
 MEMBERS: Final[dict[str, str]] = {"gm": WEIGHTS_FILE, "wad": "beat_gru_wad.pt", "sf": "beat_gru_sf.pt"}
+#: The package's own weights folder (`WEIGHTS_DIR` may be pointed elsewhere by a benchmark).
+_PACKAGE_WEIGHTS: Final[Path] = WEIGHTS_DIR.resolve()
 
 F32 = npt.NDArray[np.float32]
 
@@ -310,10 +312,13 @@ def member_file(name: str) -> str:
 
 
 def member_files(folder: Path | None = None) -> list[Path]:
-    """The ensemble's weight files present in ``folder`` (default: the shipped ones), in `MEMBERS` order.
+    """The ensemble's weight files present in ``folder`` (default: `WEIGHTS_DIR`), in `MEMBERS` order.
 
     A folder holding only ``beat_gru.pt`` (e.g. one ``lumen train beat --out DIR``) is an
-    ensemble of one.
+    ensemble of one. A folder other than the package's own may also hold candidate members
+    (``beat_gru_<name>.pt`` for a name not in `MEMBERS`, e.g. from ``lumen train beat --member
+    band``): they join the ensemble after the members, in name order, so any combination can be
+    scored (``benchmarks/beat_accuracy.py --weights DIR``).
 
     Raises
     ------
@@ -322,6 +327,8 @@ def member_files(folder: Path | None = None) -> list[Path]:
     """
     d = folder or WEIGHTS_DIR
     files = [d / name for name in MEMBERS.values() if (d / name).exists()]
+    if d.resolve() != _PACKAGE_WEIGHTS:
+        files += sorted(p for p in d.glob("beat_gru_*.pt") if p.name not in MEMBERS.values())
     if not files:
         raise FileNotFoundError(f"no beat model weights ({', '.join(MEMBERS.values())}) in {d}")
     return files

@@ -46,7 +46,10 @@ __all__ = [
     "HELD_OUT",
     "MUS_RATE_HZ",
     "WadPiece",
+    "GAME_MIDI_GLOBS",
+    "HELD_OUT_FILES",
     "beat_phase_shares",
+    "find_file_pieces",
     "find_pieces",
     "grid_fit",
     "mus_to_midi",
@@ -61,6 +64,16 @@ FREEDOOM_WADS: tuple[str, ...] = ("/usr/share/games/doom/freedoom1.wad", "/usr/s
 #: Pieces kept out of training to validate on (about 10 %, fixed by name; lump names are unique
 #: across both WADs): 3/4 and 4/4, 80 to 180 BPM, with and without much percussion.
 HELD_OUT: tuple[str, ...] = ("D_E1M8", "D_E2M8", "D_E3M3", "D_RUNNI2", "D_DDTBL3", "D_AMPIE")
+
+#: General MIDI music files of other Debian games: ``simutrans-data`` (53 pieces written for the
+#: game, many styles: swing, blues, marches, rock, ragtime-like, 4/4 and 12/8) and
+#: ``freedink-data``. Neither is part of any evaluation set.
+GAME_MIDI_GLOBS: tuple[str, ...] = ("/usr/share/games/simutrans/music/*.mid", "/usr/share/games/dink/dink/Sound/*.mid")
+
+#: Files (stem names) of `GAME_MIDI_GLOBS` kept out of training to validate on.
+HELD_OUT_FILES: tuple[str, ...] = (
+    "03-Sunday-drivers", "13-Stephenson-blues", "22-Variable-Journeys", "41-Libertador", "48-Techno-movement", "104",
+)
 
 #: DMX MUS scores tick at 140 Hz.
 MUS_RATE_HZ = 140
@@ -326,9 +339,42 @@ def find_pieces(
         if (name in HELD_OUT) != held_out or name in exclude or from_mus:
             continue
         piece = piece_from_midi(name, midi, from_mus=from_mus)
-        on_grid, on_beat = grid_fit(piece.timing)
-        shares = beat_phase_shares(piece.timing)
-        on_phase = bool(shares[0] >= shares[1:].max())
-        if piece.duration_s >= MIN_DURATION_S and on_grid >= MIN_ON_GRID and on_beat >= MIN_ON_BEAT and on_phase:
+        if _usable(piece):
+            pieces.append(piece)
+    return pieces
+
+
+def _usable(piece: WadPiece) -> bool:
+    """Long enough, written to its grid, with its notes on the labelled beats (see `find_pieces`)."""
+    on_grid, on_beat = grid_fit(piece.timing)
+    shares = beat_phase_shares(piece.timing)
+    on_phase = bool(shares[0] >= shares[1:].max())
+    return piece.duration_s >= MIN_DURATION_S and on_grid >= MIN_ON_GRID and on_beat >= MIN_ON_BEAT and on_phase
+
+
+def find_file_pieces(
+    globs: tuple[str, ...] = GAME_MIDI_GLOBS, *, held_out: bool = False, held_out_names: tuple[str, ...] = HELD_OUT_FILES
+) -> list[WadPiece]:
+    """The usable Standard MIDI Files matching ``globs`` (empty if none is installed), by the
+    rules of `find_pieces`, named by file stem, in path order. ``held_out`` returns only the
+    files named in ``held_out_names`` instead of all the others. Unreadable files are skipped."""
+    import glob
+    import os
+
+    seen: set[bytes] = set()
+    pieces = []
+    for path in sorted(p for g in globs for p in glob.glob(g)):
+        with open(path, "rb") as f:
+            midi = f.read()
+        name = os.path.splitext(os.path.basename(path))[0]
+        digest = hashlib.sha1(midi).digest()
+        if digest in seen or (name in held_out_names) != held_out:
+            continue
+        seen.add(digest)
+        try:
+            piece = piece_from_midi(name, midi)
+        except ValueError:
+            continue
+        if _usable(piece):
             pieces.append(piece)
     return pieces

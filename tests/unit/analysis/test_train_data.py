@@ -81,3 +81,29 @@ def test_a_missing_soundfont_names_its_debian_package() -> None:
 
     with pytest.raises(FileNotFoundError, match="no-such-font.sf2"):
         find_alt_soundfont("no-such-font.sf2")
+
+
+@pytest.mark.parametrize("source", ["files", "mma"])
+def test_clips_from_game_midi_files_and_mma_charts_are_labelled_and_reproducible(source: str) -> None:
+    """``source`` clips: one beat target per labelled beat, downbeats among them, the same clip for the same index."""
+    import shutil
+
+    from lumen.analysis.train.beat import _file_pieces, find_soundfont, make_clip
+
+    if source == "files" and not (_file_pieces() and _file_pieces(True)):
+        pytest.skip("needs the Debian packages simutrans-data and freedink-data (scripts/setup.sh)")
+    if source == "mma" and shutil.which("mma") is None:
+        pytest.skip("needs the Debian package mma (scripts/setup.sh)")
+    sf2 = find_soundfont()
+    a = make_clip(3, 5, 0, 8.0, sf2, n_dance=0, n_recorded=0, source=source)
+    b = make_clip(3, 5, 0, 8.0, sf2, n_dance=0, n_recorded=0, source=source)
+    assert a.kind.startswith(f"{source}:") and a.kind == b.kind
+    np.testing.assert_array_equal(a.y, b.y)
+    np.testing.assert_array_equal(a.x, b.x)
+    beats, downs = a.y[:, 0], a.y[:, 1]
+    assert int((beats == 1.0).sum()) >= 4 and 0 < int((downs == 1.0).sum()) < int((beats == 1.0).sum())
+    assert np.all(beats[downs == 1.0] == 1.0)
+    held = make_clip(0, 5, 0, 8.0, sf2, n_dance=0, n_recorded=0, held_out=True, source="files") if source == "files" else None
+    assert held is None or held.kind.startswith("files-held-out:")
+    with pytest.raises(ValueError, match="unknown clip source"):
+        make_clip(0, 5, 0, 8.0, sf2, n_dance=0, n_recorded=0, source="nope")

@@ -23,6 +23,7 @@ from lumen.analysis.train.midi import (
 from lumen.analysis.train.wadmidi import (
     MUS_RATE_HZ,
     beat_phase_shares,
+    find_file_pieces,
     grid_fit,
     mus_to_midi,
     music_lumps,
@@ -175,3 +176,22 @@ def test_crop_keeps_the_setup_shifts_the_excerpt_and_releases_every_channel(tmp_
     assert (0, bytes([0xC9, 0])) in tracks[1]  # the program change before the cut is kept
     release = tracks[-1]
     assert {raw[0] & 0x0F for _, raw in release} == set(range(16)) and {tk for tk, _ in release} == {1200}
+
+
+def test_midi_files_are_found_filtered_deduplicated_and_held_out_by_name(tmp_path: Path) -> None:
+    """`find_file_pieces` keeps long pieces written to their grid, once each, and splits off the held-out names."""
+    on_grid = [Track(9, 0, [Note(k * 480, 100, 36 if k % 2 else 38, 100) for k in range(80)])]  # 40 s at 120 BPM
+    write_midi(str(tmp_path / "a.mid"), on_grid, [(0, 120.0)], ppq=480)
+    (tmp_path / "a_copy.mid").write_bytes((tmp_path / "a.mid").read_bytes())  # an exact duplicate
+    write_midi(str(tmp_path / "b.mid"), on_grid, [(0, 96.0)], ppq=480)
+    off = [Track(0, 0, [Note(k * 457 + 61, 100, 60, 90) for k in range(90)])]  # notes off any grid
+    write_midi(str(tmp_path / "c.mid"), off, [(0, 120.0)], ppq=480)
+    write_midi(str(tmp_path / "short.mid"), [Track(9, 0, [Note(k * 480, 100, 36, 100) for k in range(8)])], [(0, 120.0)], ppq=480)
+    (tmp_path / "junk.mid").write_bytes(b"MThd not really")
+    globs = (str(tmp_path / "*.mid"),)
+    train = find_file_pieces(globs, held_out_names=("b",))
+    held = find_file_pieces(globs, held_out=True, held_out_names=("b",))
+    assert [p.name for p in train] == ["a"]
+    assert [p.name for p in held] == ["b"]
+    assert held[0].beats_s[:3] == pytest.approx([0.0, 0.625, 1.25])  # 96 BPM
+    assert find_file_pieces((str(tmp_path / "none" / "*.mid"),)) == []
