@@ -15,7 +15,7 @@ import numpy.typing as npt
 
 from lumen.analysis.base import AnalysisSpec, HopAnalyzer, HopContext, analyzers
 from lumen.analysis.beat.model import BandRuns, band_sum, mel_matrix
-from lumen.features import BAND_EDGES_HZ, BANDS, IDX, SPECTRUM_BINS, SPECTRUM_FIELDS, WAVE_FIELDS, WAVE_SAMPLES
+from lumen.features import BAND_EDGES_HZ, BANDS, IDX, N_FIELDS, SPECTRUM_BINS, SPECTRUM_FIELDS, WAVE_FIELDS, WAVE_SAMPLES
 from lumen.rt.jit import jit
 
 _EPS = 1e-10
@@ -78,18 +78,20 @@ class LevelsAnalyzer(HopAnalyzer):
         """Precompute band bin ranges and smoothing coefficients."""
         self.spec = spec
         freqs = np.fft.rfftfreq(spec.n_fft, 1.0 / spec.sr)
-        self._band_bins = []
+        bins = []
         for lo, hi in zip(BAND_EDGES_HZ[:-1], BAND_EDGES_HZ[1:]):
             idx = np.nonzero((freqs >= lo) & (freqs < min(hi, spec.sr / 2)))[0]
             if idx.size == 0:  # low sample rates: an empty band stays at 0
-                self._band_bins.append((0, 0))
+                bins.append((0, 0))
             else:
-                self._band_bins.append((int(idx[0]), int(idx[-1]) + 1))
+                bins.append((int(idx[0]), int(idx[-1]) + 1))
+        self._band_lo = np.array([a for a, _ in bins], dtype=np.int64)
+        self._band_hi = np.array([b for _, b in bins], dtype=np.int64)
         self._norm = float(np.sum(np.hanning(spec.n_fft)) ** 2)
         self._pow = np.zeros(spec.n_fft // 2 + 1, dtype=np.float32)
         self._attack = coef(0.005, spec.hop_s)
         self._release = coef(0.12, spec.hop_s)
-        self._slots = [IDX[b] for b in BANDS]
+        self._slots = np.array([IDX[b] for b in BANDS], dtype=np.int64)
         # The shaders' spectrum texture: mel-spaced bins, 30 Hz to 16 kHz (or Nyquist).
         self._spec_w = BandRuns(mel_matrix(spec.sr, spec.n_fft, SPECTRUM_BINS, 30.0, 16000.0))
         self._spec_db = np.zeros(SPECTRUM_BINS, dtype=np.float32)
@@ -98,16 +100,20 @@ class LevelsAnalyzer(HopAnalyzer):
         self._wave0 = IDX[WAVE_FIELDS[0]]
         self._wave_idx = np.linspace(0, spec.hop_length - 1, WAVE_SAMPLES).round().astype(np.int64)
         self.reset()
-        w = self._spec_w  # compiles (or loads) the kernel now, on scratch buffers
+        scratch = np.zeros(N_FIELDS)  # compiles (or loads) the kernels now, on scratch buffers
+        _band_levels(self._pow, self._pow, self._band_lo, self._band_hi, 1.0, self._band_peak.copy(), 0.1, -60.0, 18.0,
+                     self._bands.copy(), 1.0, 1.0, scratch, self._slots)
+        w = self._spec_w
         _spectrum_levels(self._pow, w.lo, w.hi, w.w, 1.0, 0.0, 0.0, 0.0, 48.0, self._spec_db.copy(), self._spec.copy(), 1.0, 1.0)
 
     def reset(self) -> None:
         """Forget peaks and smoothed values."""
         hop_s = self.spec.hop_s
         self._gain = AutoGain(24.0, 8.0, hop_s)
-        self._band_gain = [AutoGain(18.0, 8.0, hop_s) for _ in BANDS]
+        self._band_gain = AutoGain(18.0, 8.0, hop_s)  # the bands' settings; their peaks are in _band_peak
+        self._band_peak = np.full(len(BANDS), self._band_gain.floor_db)
         self._energy = 0.0
-        self._bands = [0.0] * len(BANDS)
+        self._bands = np.zeros(len(BANDS))
         self._spec_gain = AutoGain(48.0, 8.0, hop_s)
         self._spec = np.zeros(SPECTRUM_BINS, dtype=np.float32)
 
@@ -120,13 +126,9 @@ class LevelsAnalyzer(HopAnalyzer):
         e = self._gain(rms_db) if rms_db > SILENCE_DB else 0.0
         self._energy = smooth(self._energy, e, self._attack, self._release)
         vec[IDX["energy"]] = self._energy
-        np.multiply(ctx.mag, ctx.mag, out=self._pow)
-        for k, (a, b) in enumerate(self._band_bins):
-            p = float(self._pow[a:b].sum()) * 2.0 / self._norm if b > a else 0.0
-            db = 10.0 * math.log10(p + _EPS)
-            lvl = self._band_gain[k](db) if db > SILENCE_DB else 0.0
-            self._bands[k] = smooth(self._bands[k], lvl, self._attack, self._release)
-            vec[self._slots[k]] = self._bands[k]
+        g = self._band_gain
+        _band_levels(ctx.mag, self._pow, self._band_lo, self._band_hi, 2.0 / self._norm, self._band_peak, g.fall_db, g.floor_db, g.range_db,
+                     self._bands, self._attack, self._release, vec, self._slots)
         self._spectrum(vec)
         vec[self._wave0 : self._wave0 + WAVE_SAMPLES] = ctx.samples[self._wave_idx]
 
@@ -138,6 +140,34 @@ class LevelsAnalyzer(HopAnalyzer):
             self._attack, self._spec_release,
         )
         vec[self._spec0 : self._spec0 + SPECTRUM_BINS] = self._spec
+
+
+@jit
+def _band_levels(
+    mag: npt.NDArray[np.float32], power: npt.NDArray[np.float32], lo: npt.NDArray[np.int64], hi: npt.NDArray[np.int64], scale: float,
+    peak_db: npt.NDArray[np.float64], fall_db: float, floor_db: float, range_db: float, level: npt.NDArray[np.float64],
+    attack: float, release: float, vec: npt.NDArray[np.float64], slots: npt.NDArray[np.int64],
+) -> None:  # pragma: no cover - compiled
+    """``power`` = ``mag`` squared; then each band's level, as `AutoGain` and `smooth` compute it, into ``vec``.
+
+    Band ``k`` is bins ``lo[k]:hi[k]`` (empty: power 0), its power times ``scale`` in dB; above
+    `SILENCE_DB` it updates the band's running peak ``peak_db[k]`` (falling ``fall_db`` per hop,
+    never under ``floor_db``) and maps to 0..1 over the ``range_db`` under it, else 0; the level
+    ``level[k]`` follows with ``attack`` or ``release`` and is written to ``vec[slots[k]]``.
+    """
+    for b in range(mag.shape[0]):
+        power[b] = mag[b] * mag[b]
+    for k in range(lo.shape[0]):
+        p = 0.0
+        for b in range(lo[k], hi[k]):
+            p += power[b]
+        db = 10.0 * math.log10(p * scale + _EPS)
+        x = 0.0
+        if db > SILENCE_DB:
+            peak_db[k] = max(db, peak_db[k] - fall_db, floor_db)
+            x = min(max(1.0 + (db - peak_db[k]) / range_db, 0.0), 1.0)
+        level[k] += (x - level[k]) * (attack if x > level[k] else release)
+        vec[slots[k]] = level[k]
 
 
 @jit

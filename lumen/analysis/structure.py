@@ -62,6 +62,7 @@ import numpy.typing as npt
 from lumen.analysis.base import AnalysisSpec, HopAnalyzer, HopContext, analyzers
 from lumen.analysis.levels import coef
 from lumen.features import IDX, SECTIONS
+from lumen.rt.jit import jit
 
 __all__ = ["StructureAnalyzer"]
 
@@ -143,7 +144,7 @@ class StructureAnalyzer(HopAnalyzer):
         self._lo = (int(lo[0]), int(lo[-1]) + 1) if lo.size else (0, 0)
         self._hi = (int(hi[0]), int(hi[-1]) + 1) if hi.size else (0, 0)
         self._freqs = freqs.astype(np.float32)
-        self._pow = np.zeros(freqs.size, dtype=np.float32)
+        _hop_sums(np.zeros(freqs.size, np.float32), self._freqs, 0, 1, 0, 1, 1.0)  # compiles (or loads) the kernel now
         # Power normalization: a full-scale sine reads about 0 dB (as in `LevelsAnalyzer`).
         self._norm = 2.0 / float(np.sum(np.hanning(spec.n_fft)) ** 2)
         self._nov_coef = coef(0.15, spec.hop_s)
@@ -209,14 +210,7 @@ class StructureAnalyzer(HopAnalyzer):
         """Accumulate this hop, close a beat if one fell, and write the structure fields."""
         ev = self._events
         ev[0] = ev[1] = ev[2] = ev[3] = 0.0
-        p = self._pow
-        np.multiply(ctx.mag, ctx.mag, out=p)
-        tot = float(p.sum()) * self._norm
-        a, b = self._lo
-        low = float(p[a:b].sum()) * self._norm
-        a, b = self._hi
-        high = float(p[a:b].sum()) * self._norm
-        cen = float(np.dot(p, self._freqs)) * self._norm
+        tot, low, high, cen = _hop_sums(ctx.mag, self._freqs, self._lo[0], self._lo[1], self._hi[0], self._hi[1], self._norm)
         if not math.isfinite(tot + low + high + cen):  # never let bad input poison the sums
             tot = low = high = cen = 0.0
         self._silent_hops = self._silent_hops + 1 if _db(tot) < SILENCE_DB else 0
@@ -516,3 +510,21 @@ class StructureAnalyzer(HopAnalyzer):
         self._sec_beats = 0
         self._cand = ""
         self._cand_beats = 0
+
+
+@jit
+def _hop_sums(
+    mag: npt.NDArray[np.float32], freqs: npt.NDArray[np.float32], lo_a: int, lo_b: int, hi_a: int, hi_b: int, norm: float
+) -> tuple[float, float, float, float]:  # pragma: no cover - compiled
+    """The hop's power (``mag`` squared times ``norm``): in all, in bins ``lo_a:lo_b`` and
+    ``hi_a:hi_b``, and weighted by frequency (``freqs``, for the centroid)."""
+    tot = low = high = cen = 0.0
+    for b in range(mag.shape[0]):
+        p = mag[b] * mag[b]
+        tot += p
+        cen += p * freqs[b]
+        if lo_a <= b < lo_b:
+            low += p
+        if hi_a <= b < hi_b:
+            high += p
+    return tot * norm, low * norm, high * norm, cen * norm
