@@ -155,32 +155,32 @@ def _recorded_songs() -> list[Any]:
     return _SONGS
 
 
-_WAD_PIECES: dict[bool, list[Any]] = {}
 #: Excerpts of freedoom's held-out pieces built for the validation loss when ``n_wad > 0``.
 N_WAD_VAL = 18
-
-
-def _wad_pieces(held_out: bool = False) -> list[Any]:
-    """freedoom's usable pieces (training or held-out ones), read once per process."""
-    if held_out not in _WAD_PIECES:
-        from lumen.analysis.train.wadmidi import find_pieces
-
-        _WAD_PIECES[held_out] = find_pieces(held_out=held_out)
-    return _WAD_PIECES[held_out]
-
-
-_FILE_PIECES: dict[bool, list[Any]] = {}
 #: Excerpts of the held-out MIDI files built for the validation loss when ``n_files > 0``.
 N_FILES_VAL = 12
 
+_PIECES: dict[tuple[str, bool], list[Any]] = {}
+
+
+def _pieces(source: str, held_out: bool) -> list[Any]:
+    """The usable pieces of ``source`` ("wad": freedoom's; "files": other games' MIDI files),
+    training or held-out ones, read once per process."""
+    if (source, held_out) not in _PIECES:
+        from lumen.analysis.train.wadmidi import find_file_pieces, find_pieces
+
+        _PIECES[source, held_out] = (find_pieces if source == "wad" else find_file_pieces)(held_out=held_out)
+    return _PIECES[source, held_out]
+
+
+def _wad_pieces(held_out: bool = False) -> list[Any]:
+    """freedoom's usable pieces (training or held-out ones)."""
+    return _pieces("wad", held_out)
+
 
 def _file_pieces(held_out: bool = False) -> list[Any]:
-    """The usable General MIDI music files of other games (training or held-out ones), read once per process."""
-    if held_out not in _FILE_PIECES:
-        from lumen.analysis.train.wadmidi import find_file_pieces
-
-        _FILE_PIECES[held_out] = find_file_pieces(held_out=held_out)
-    return _FILE_PIECES[held_out]
+    """The usable General MIDI music files of other games (training or held-out ones)."""
+    return _pieces("files", held_out)
 
 
 def _wad_excerpt(
