@@ -9,7 +9,8 @@ variant costs about 30 s. Scores: beat F, downbeat F and tempo Acc2, per group, 
 ``beat_accuracy.py`` computes them.
 
 Variants are JSON: ``--variant 'name={"hmm": {...BeatHMM kwargs}, "bar": {...BarTracker
-kwargs}}'``. The shipped tracker is always the first row. Choose on this set; evaluate the choice
+kwargs}, "tracker": {...NeuralBeatTracker class attributes}}'``. The shipped tracker is always
+the first row. Choose on this set; evaluate the choice
 once with ``beat_accuracy.py``.
 """
 
@@ -91,8 +92,8 @@ def build(out_dir: str, n_gen: int, n_wad: int, n_files: int = 0) -> list[dict[s
 
 
 @contextmanager
-def _replay(act: np.ndarray, hmm_kw: dict[str, Any], bar_kw: dict[str, Any]) -> Iterator[None]:
-    """The tracker reads ``act`` instead of running the model, with the given HMM and bar settings."""
+def _replay(act: np.ndarray, hmm_kw: dict[str, Any], bar_kw: dict[str, Any], tracker_kw: dict[str, Any]) -> Iterator[None]:
+    """The tracker reads ``act`` instead of running the model, with the given HMM, bar and tracker settings."""
     hop = [0]
     real_step = beat_model.StreamingBeatModel.step
 
@@ -105,21 +106,28 @@ def _replay(act: np.ndarray, hmm_kw: dict[str, Any], bar_kw: dict[str, Any]) -> 
     beat_model.StreamingBeatModel.step = step  # type: ignore[method-assign]
     neural.BeatHMM = functools.partial(BeatHMM, **hmm_kw)  # type: ignore[misc]
     neural.BarTracker = functools.partial(BarTracker, **bar_kw)  # type: ignore[misc]
+    saved = {k: getattr(neural.NeuralBeatTracker, k) for k in tracker_kw}
+    for k, v in tracker_kw.items():
+        setattr(neural.NeuralBeatTracker, k, v)
     try:
         yield
     finally:
         beat_model.StreamingBeatModel.step = real_step  # type: ignore[method-assign]
         neural.BeatHMM, neural.BarTracker = BeatHMM, BarTracker  # type: ignore[misc]
+        for k, v in saved.items():
+            setattr(neural.NeuralBeatTracker, k, v)
 
 
 METRICS = ("F", "dF", "Acc2")
 
 
-def score(clips: list[dict[str, Any]], hmm_kw: dict[str, Any], bar_kw: dict[str, Any]) -> dict[str, dict[str, float]]:
+def score(
+    clips: list[dict[str, Any]], hmm_kw: dict[str, Any], bar_kw: dict[str, Any], tracker_kw: dict[str, Any] | None = None
+) -> dict[str, dict[str, float]]:
     """Mean beat F, downbeat F and tempo Acc2 per group and overall (as `beat_accuracy.py` scores them)."""
     per: dict[str, list[dict[str, float]]] = {}
     for c in clips:
-        with _replay(c["act"], hmm_kw, bar_kw):
+        with _replay(c["act"], hmm_kw, bar_kw, tracker_kw or {}):
             beats, downs, tempo, _cpu = run_lumen(c["audio"], int(c["sr"]), CHAIN)
         s = score_file(c["beats"], beats, c["downs"], downs, tempo, gt_tempo(c["beats"]))
         group = str(c["kind"]).split(":")[0]
@@ -134,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--generated", type=int, default=60, help="generated pieces")
     ap.add_argument("--wad", type=int, default=30, help="excerpts of freedoom's held-out pieces")
     ap.add_argument("--files", type=int, default=24, help="excerpts of the other games' held-out MIDI files")
-    ap.add_argument("--variant", action="append", default=[], help='name={"hmm": {...}, "bar": {...}}')
+    ap.add_argument("--variant", action="append", default=[], help='name={"hmm": {...}, "bar": {...}, "tracker": {...}}')
     ap.add_argument("--quick", action="store_true", help="smoke pass: 6 generated pieces and 3 + 3 excerpts")
     ap.add_argument("--no-record", action="store_true", help="print only, do not append to RESULTS.md")
     args = ap.parse_args(argv)
@@ -147,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     groups = ["all", "generated", "wad-held-out", "files-held-out"]
     rows = []
     for name, spec in variants:
-        s = score(clips, spec.get("hmm", {}), spec.get("bar", {}))
+        s = score(clips, spec.get("hmm", {}), spec.get("bar", {}), spec.get("tracker", {}))
         rows.append([name, json.dumps(spec) if spec else "-"] + [s[g][m] if g in s else float("nan") for g in groups for m in METRICS])
     names = {"F": "F", "dF": "downbeat F", "Acc2": "Acc2"}
     headers = ["variant", "settings"] + [f"{g} {names[m]}" for g in groups for m in METRICS]

@@ -97,10 +97,11 @@ def _parser() -> argparse.ArgumentParser:
     tr_sub = tr.add_subparsers(dest="model", required=True)
     tb = tr_sub.add_parser("beat", help="the beat/downbeat ensemble (the defaults are the shipped weights' settings; see README)")
     tb.add_argument(
-        "--member", choices=("all", "gm", "wad", "sf", "band"), default="all",
+        "--member", choices=("all", "gm", "wad", "sf", "band", "gm2"), default="all",
         help="which ensemble member to train: gm (generated music), wad (also freedoom's music; needs the Debian package "
-             "freedoom), sf (like wad, with other soundfonts too), or all of them, --jobs at a time (default); or the "
-             "candidate band (also other games' music and MMA's band grooves; not shipped; needs --out)",
+             "freedoom), sf (like wad, with other soundfonts too), or all of them, --jobs at a time (default); or a "
+             "candidate, band (also other games' music and MMA's band grooves) or gm2 (generated, other games' music and "
+             "MMA, no freedoom): not shipped, needs --out",
     )
     tb.add_argument("--out", type=Path, default=None, help="output folder (default: the package's weights folder)")
     tb.add_argument("--seed", type=int, default=None, help="random seed (default: each member's shipped seed)")

@@ -108,6 +108,12 @@ class BeatHMM:
         Number of beat intervals (log-spaced, rounded to whole hops, duplicates removed).
     transition_lambda : float
         Tempo-change stiffness (larger: tempo changes less per beat).
+    loose_share : float, 0..1
+        Share of a looser tempo-change kernel (stiffness ``loose_lambda``) mixed into the
+        transitions: a heavy tail that lets strong evidence move the tempo quickly (rubato, a
+        tempo step) while the stiff kernel keeps steady music steady. 0: the stiff kernel only.
+    loose_lambda : float
+        Stiffness of that looser kernel.
     observation_lambda : int
         ``1 / observation_lambda`` of each beat period counts as the beat.
     quiet_activation : float, 0..1
@@ -130,6 +136,8 @@ class BeatHMM:
         *,
         n_tempi: int = 60,
         transition_lambda: float = 100.0,
+        loose_share: float = 0.0,
+        loose_lambda: float = 20.0,
         observation_lambda: int = 16,
         quiet_activation: float = 0.12,
         quiet_window_s: float = 1.0,
@@ -147,6 +155,9 @@ class BeatHMM:
         ratio = iv[None, :] / iv[:, None]  # [from, to]
         tr = np.exp(-transition_lambda * np.abs(ratio - 1.0))
         tr /= tr.sum(axis=1, keepdims=True)
+        if loose_share > 0.0:
+            loose = np.exp(-loose_lambda * np.abs(ratio - 1.0))
+            tr = (1.0 - loose_share) * tr + loose_share * loose / loose.sum(axis=1, keepdims=True)
         self.trans_t = np.ascontiguousarray(tr.T)  # to x from, for to = trans_t @ wrap
         pos = np.concatenate([np.arange(i) for i in iv])
         block = np.repeat(np.arange(iv.size), iv)

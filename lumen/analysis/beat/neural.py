@@ -83,6 +83,9 @@ class NeuralBeatTracker(HopAnalyzer):
     #: clipped to these).
     tempo_min_bpm = 40.0
     tempo_max_bpm = 240.0
+    #: Emit a beat in the hop the previous hop predicted it for (True), or only when this hop's
+    #: most likely state has just passed the beat.
+    emit_predicted = True
 
     def prepare(self, spec: AnalysisSpec) -> None:
         """Load the shipped ensemble (once per process), build the frontend and the HMMs."""
@@ -188,7 +191,7 @@ class NeuralBeatTracker(HopAnalyzer):
         # start of a set has no beat); once heard, the grid keeps running through breaks.
         if self.heard_hops < self.fps * 0.5:
             self.t_next = 0.0
-        elif self.t_next > 0.0 and t - hop_s < self.t_next <= t and self.t_next - self.t_last_beat > 0.5 * period:
+        elif self.emit_predicted and self.t_next > 0.0 and t - hop_s < self.t_next <= t and self.t_next - self.t_last_beat > 0.5 * period:
             beat_t = self.t_next
         elif p < self.prev_pos and 4 * p < i and t - (p + 0.5) * hop_s - self.t_last_beat > 0.6 * period:
             # A real wrap (the pointer just passed position 0), not a backward phase correction.

@@ -69,6 +69,20 @@ def test_relocks_after_a_tempo_step() -> None:
     assert abs(np.median(bpms[1200 + 400 :]) - 135.0) < 3.0
 
 
+def test_a_loose_share_gives_the_tempo_transitions_a_heavy_tail() -> None:
+    stiff, mixed = BeatHMM(FPS), BeatHMM(FPS, loose_share=0.2, loose_lambda=20.0)
+    for hmm in (stiff, mixed):
+        assert np.allclose(hmm.trans_t.sum(axis=0), 1.0)  # columns: from one tempo to all
+    far = np.abs(stiff.intervals[:, None] / stiff.intervals[None, :] - 1.0) > 0.1
+    assert np.all(mixed.trans_t[far] > 10.0 * stiff.trans_t[far])
+    assert np.all(np.diag(mixed.trans_t) < np.diag(stiff.trans_t))
+    # Steady music still locks, and a tempo step is followed.
+    a = np.concatenate([impulses(120.0, 12.0), impulses(135.0, 12.0, phase_s=0.1)])
+    _, bpms = run(mixed, a)
+    assert abs(np.median(bpms[600:1200]) - 120.0) < 3.0
+    assert abs(np.median(bpms[1200 + 400 :]) - 135.0) < 3.0
+
+
 def test_nudge_moves_the_posterior_to_the_hinted_tempo() -> None:
     hmm = BeatHMM(FPS)
     hmm.nudge(60.0 * FPS / 140.0, None, 1.0)

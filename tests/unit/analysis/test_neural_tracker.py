@@ -45,6 +45,16 @@ def test_locks_to_generated_music(bpm: float, seed: int) -> None:
     assert np.median(res.column("confidence")[res.times > 8.0]) > 0.4
 
 
+def test_beats_from_the_current_state_alone_land_on_the_grid(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(NeuralBeatTracker, "emit_predicted", False)
+    x, gen = song(128.0, 20.0, 12)
+    est = np.array(analyze_signal(x, SR).beats)
+    ref = gen.beat_times(20.0)
+    err = matched(est[est > 6.0], ref)
+    assert len(err) >= 0.9 * np.sum(ref > 6.0)
+    assert np.mean(np.isfinite(err)) >= 0.9 and np.nanmedian(np.abs(err)) <= 0.02
+
+
 def test_follows_a_tempo_step() -> None:
     bpm, after = 120.0, 136.0
     x, gen = song(bpm, 36.0, 21, tempo_changes=((8, after),))
