@@ -5,7 +5,8 @@ processes).
 
 Data (all generated here; nothing is downloaded and ``shared/data`` is never read):
 
-* General MIDI pieces from `lumen.analysis.train.compose`, rendered with FluidSynth and the
+* General MIDI pieces from `lumen.analysis.train.compose`, rendered with FluidSynth (in process,
+  each soundfont loaded once: `lumen.analysis.train.synth`) and the
   FluidR3 GM soundfont (Debian ``fluidsynth`` + ``fluid-soundfont-gm``), mostly at 22.05 kHz,
   some at 44.1 kHz.
   A member may render a share of them (and of the freedoom excerpts) with another soundfont
@@ -49,7 +50,6 @@ import multiprocessing
 import os
 import queue
 import shutil
-import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -60,13 +60,13 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-import soundfile as sf
 from scipy import signal
 
 from lumen.analysis.base import AnalysisSpec
 from lumen.analysis.beat.model import N_INPUT, BeatFrontend, ModelConfig, build_model, member_file
 from lumen.analysis.train.compose import compose
 from lumen.analysis.train.midi import crop_midi, seconds_to_tick, tick_to_seconds
+from lumen.analysis.train.synth import render_midi
 
 __all__ = [
     "CANDIDATE_CONFIGS", "MEMBER_CONFIGS", "BeatTrainConfig", "Clip", "SOUNDFONTS", "find_soundfont", "make_clip", "make_dataset", "slowest_first", "train_beat",
@@ -216,7 +216,7 @@ def _excerpt(
         path = os.path.join(tmp, "piece.mid")
         with open(path, "wb") as f:
             f.write(midi)
-        audio = _render_midi(path, sr, sf2)
+        audio = render_midi(path, sr, sf2)
     beats = piece.beats_s / scale
     downs = piece.downbeats_s / scale
     end_s = start_s + clip_s
@@ -241,17 +241,6 @@ def find_alt_soundfont(name: str) -> str:
             return p
     pkg = SOUNDFONT_PACKAGES.get(name, "that provides it")
     raise FileNotFoundError(f"soundfont {name} not found in {', '.join(SOUNDFONT_DIRS)}: install the Debian package {pkg}")
-
-
-def _render_midi(piece_path: str, sr: int, sf2: str) -> npt.NDArray[np.float32]:
-    exe = shutil.which("fluidsynth")
-    if exe is None:
-        raise FileNotFoundError("fluidsynth not found: install the Debian package fluidsynth")
-    wav = piece_path + ".wav"
-    subprocess.run([exe, "-ni", "-q", "-g", "0.5", "-r", str(sr), "-F", wav, sf2, piece_path], check=True, capture_output=True, timeout=120)
-    x, _ = sf.read(wav, dtype="float32", always_2d=True)
-    os.unlink(wav)
-    return np.asarray(x.mean(axis=1), dtype=np.float32)
 
 
 def _shelf(x: npt.NDArray[np.float32], sr: int, f0: float, gain_db: float, high: bool) -> npt.NDArray[np.float32]:
@@ -381,7 +370,7 @@ def make_clip(
         with tempfile.TemporaryDirectory(prefix="lumen-train-") as tmp:
             mid = os.path.join(tmp, "piece.mid")
             piece.write(mid)
-            audio = _render_midi(mid, sr, sf2)
+            audio = render_midi(mid, sr, sf2)
         beats, downs, kind = piece.beats_s, piece.downbeats_s, f"midi:{piece.style}"
     else:
         from lumen.audio.music import MusicGenerator, MusicParams, Section

@@ -54,7 +54,8 @@ from lumen.analysis.mood import (
     MoodStats,
     build_model,
 )
-from lumen.analysis.train.beat import _render_midi, augment, find_soundfont
+from lumen.analysis.train.beat import augment, find_soundfont
+from lumen.analysis.train.synth import render_midi
 from lumen.analysis.train.compose import compose
 from lumen.analysis.train.midi import Track
 from lumen.audio.music import SECTION_INTENSITY
@@ -178,7 +179,7 @@ def _midi_clip(rng: np.random.Generator, clip_s: float, sf2: str, held_out: bool
     with tempfile.TemporaryDirectory(prefix="lumen-mood-") as tmp:
         mid = os.path.join(tmp, "piece.mid")
         piece.write(mid)
-        audio = _render_midi(mid, sr, sf2)
+        audio = render_midi(mid, sr, sf2)
     audio = audio[: int(clip_s * sr)]
     # Labels by construction from the score.
     from lumen.analysis.train.midi import tick_to_seconds
