@@ -216,7 +216,7 @@ def _excerpt(
         path = os.path.join(tmp, "piece.mid")
         with open(path, "wb") as f:
             f.write(midi)
-        audio = render_midi(path, sr, sf2)
+        audio = render_midi(path, sr, sf2, max_s=clip_s)
     beats = piece.beats_s / scale
     downs = piece.downbeats_s / scale
     end_s = start_s + clip_s
@@ -370,7 +370,7 @@ def make_clip(
         with tempfile.TemporaryDirectory(prefix="lumen-train-") as tmp:
             mid = os.path.join(tmp, "piece.mid")
             piece.write(mid)
-            audio = render_midi(mid, sr, sf2)
+            audio = render_midi(mid, sr, sf2, max_s=clip_s)  # the clip is the piece's first clip_s
         beats, downs, kind = piece.beats_s, piece.downbeats_s, f"midi:{piece.style}"
     else:
         from lumen.audio.music import MusicGenerator, MusicParams, Section

@@ -128,8 +128,11 @@ class FluidRenderer:
         self._left = np.zeros(BLOCK, np.float32)
         self._right = np.zeros(BLOCK, np.float32)
 
-    def render(self, midi_path: str) -> npt.NDArray[np.float32]:
-        """The file as mono float32 audio at `sr`, until its last event (whole blocks).
+    def render(self, midi_path: str, max_s: float = MAX_S) -> npt.NDArray[np.float32]:
+        """The file as mono float32 audio at `sr`, until its last event or ``max_s`` (whole blocks).
+
+        Stopping early changes nothing before the stop: the first ``max_s`` seconds are the
+        samples a whole render begins with.
 
         Raises
         ------
@@ -151,7 +154,7 @@ class FluidRenderer:
             if not player or lib.fluid_player_add(player, os.fsencode(midi_path)) != 0 or lib.fluid_player_play(player) != 0:
                 raise RuntimeError(f"FluidSynth cannot play {midi_path}")
             out: list[npt.NDArray[np.float32]] = []
-            max_blocks = int(MAX_S * self.sr) // BLOCK
+            max_blocks = -(-int(min(max_s, MAX_S) * self.sr) // BLOCK)
             left, right = self._left, self._right
             while lib.fluid_player_get_status(player) == _PLAYING and len(out) < max_blocks:
                 lib.fluid_synth_write_float(synth, BLOCK, left.ctypes.data, 0, 1, right.ctypes.data, 0, 1)
@@ -197,12 +200,13 @@ def _render_with_command(midi_path: str, sr: int, soundfont: str) -> npt.NDArray
     return np.asarray(x.mean(axis=1), dtype=np.float32)
 
 
-def render_midi(midi_path: str, sr: int, soundfont: str, *, in_process: bool = True) -> npt.NDArray[np.float32]:
+def render_midi(midi_path: str, sr: int, soundfont: str, *, in_process: bool = True, max_s: float = MAX_S) -> npt.NDArray[np.float32]:
     """Render a MIDI file to mono float32 audio at ``sr`` with ``soundfont``.
 
     In process (`FluidRenderer`, one per soundfont and rate, kept for the life of the process)
     when libfluidsynth loads; otherwise, or with ``in_process=False``, with the ``fluidsynth``
-    command.
+    command (which renders the whole file, cut to ``max_s`` here). ``max_s`` stops the render
+    once that much audio is made (a training clip uses only its first seconds).
 
     Raises
     ------
@@ -216,9 +220,9 @@ def render_midi(midi_path: str, sr: int, soundfont: str, *, in_process: bool = T
             try:
                 r = FluidRenderer(soundfont, sr)
             except OSError:
-                return _render_with_command(midi_path, sr, soundfont)
+                return _render_with_command(midi_path, sr, soundfont)[: int(max_s * sr)]
             while len(_RENDERERS) >= MAX_RENDERERS:
                 _RENDERERS.pop(next(iter(_RENDERERS))).close()
             _RENDERERS[key] = r
-        return r.render(midi_path)
-    return _render_with_command(midi_path, sr, soundfont)
+        return r.render(midi_path, max_s)
+    return _render_with_command(midi_path, sr, soundfont)[: int(max_s * sr)]

@@ -45,6 +45,16 @@ def test_a_render_depends_on_nothing_rendered_before_it(tmp_path: Path) -> None:
     np.testing.assert_array_equal(first, again)
 
 
+def test_a_render_stopped_early_is_the_start_of_the_whole_render(tmp_path: Path) -> None:
+    path = piece(tmp_path, 8)
+    whole = render_midi(path, 22050, SF2)
+    start = render_midi(path, 22050, SF2, max_s=2.0)
+    assert 2.0 * 22050 <= start.size < 2.0 * 22050 + BLOCK < whole.size
+    np.testing.assert_array_equal(start, whole[: start.size])
+    cmd = render_midi(path, 22050, SF2, in_process=False, max_s=2.0)
+    assert cmd.size == 2 * 22050
+
+
 def test_bad_files_and_a_closed_renderer_raise(tmp_path: Path) -> None:
     bad = tmp_path / "bad.mid"
     bad.write_bytes(b"not a midi file")
