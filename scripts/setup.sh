@@ -16,7 +16,8 @@ APT_PACKAGES=(
   fluidsynth fluid-soundfont-gm                       # renders generated MIDI: training audio for `lumen train`
   freedoom                                            # General MIDI game music: training audio of the beat ensemble's "wad" member
   timgm6mb-soundfont musescore-general-soundfont-small # other General MIDI soundfonts (alt_soundfonts): beat member "band" renders with TimGM6mb too
-  mma simutrans-data freedink-data                    # band accompaniment grooves and more game MIDI music: training audio of beat member "band"
+  mma simutrans-data freedink-data                    # band accompaniment grooves and more game MIDI music: training audio of beat candidates "band", "gm2"
+  fretsonfire-songs-muldjord                          # recorded songs with beat charts: the held-out recording of benchmarks/beat_accuracy.py
   qlcplus                                             # a real console: OSC cues in, sACN out
   iproute2 curl procps                                # private network namespaces for multicast tests
 )

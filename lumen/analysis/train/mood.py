@@ -179,7 +179,7 @@ def _midi_clip(rng: np.random.Generator, clip_s: float, sf2: str, held_out: bool
     with tempfile.TemporaryDirectory(prefix="lumen-mood-") as tmp:
         mid = os.path.join(tmp, "piece.mid")
         piece.write(mid)
-        audio = render_midi(mid, sr, sf2)
+        audio = render_midi(mid, sr, sf2, max_s=clip_s)
     audio = audio[: int(clip_s * sr)]
     # Labels by construction from the score.
     from lumen.analysis.train.midi import tick_to_seconds
