@@ -48,8 +48,8 @@ CHAIN = ("levels", "onset", "beat")
 
 def _build_one(job: tuple[str, int, int, int, str]) -> str:
     from lumen.analysis.train.beat import _excerpt, _file_pieces, _wad_excerpt, find_soundfont
-    from lumen.analysis.train.synth import render_midi
     from lumen.analysis.train.compose import compose
+    from lumen.analysis.train.synth import render_midi
 
     out_dir, i, n_gen, n_wad, key = job
     path = os.path.join(out_dir, f"{i:03d}-{n_gen}-{n_wad}.npz")  # what clip i is depends on the group sizes
@@ -63,7 +63,7 @@ def _build_one(job: tuple[str, int, int, int, str]) -> str:
         with tempfile.TemporaryDirectory(prefix="lumen-dev-") as tmp:
             mid = os.path.join(tmp, "piece.mid")
             piece.write(mid)
-            audio = render_midi(mid, 22050, sf2)
+            audio = render_midi(mid, 22050, sf2, max_s=CLIP_S)
         sr, beats, downs, kind = 22050, piece.beats_s, piece.downbeats_s, f"generated:{piece.style}"
     elif i < n_gen + n_wad:
         audio, sr, beats, downs, kind = _wad_excerpt(np.random.default_rng([SEED, 0x5AD, i]), i - n_gen, CLIP_S, sf2, True)

@@ -29,12 +29,22 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import record, table  # noqa: E402
 
-from lumen.analysis.train.beat import find_soundfont  # noqa: E402
+from lumen.analysis.train.beat import SOUNDFONT_PACKAGES, find_alt_soundfont, find_soundfont  # noqa: E402
 from lumen.analysis.train.compose import compose  # noqa: E402
 from lumen.analysis.train.synth import render_midi  # noqa: E402
 
 SR = 22050
-SOUNDFONTS = ("/usr/share/sounds/sf2/TimGM6mb.sf2", "/usr/share/sounds/sf3/MuseScore_General_Lite.sf3")
+
+
+def soundfonts() -> list[str]:
+    """FluidR3 and the other soundfonts training may use, those installed."""
+    fonts = [find_soundfont()]
+    for name in SOUNDFONT_PACKAGES:
+        try:
+            fonts.append(find_alt_soundfont(name))
+        except FileNotFoundError as e:
+            print(f"skipped: {e}")
+    return fonts
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -43,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-record", action="store_true", help="print only, do not append to RESULTS.md")
     args = ap.parse_args(argv)
     n = max(1, min(args.pieces, 50))
-    fonts = [f for f in (find_soundfont(), *SOUNDFONTS) if os.path.exists(f)]
+    fonts = soundfonts()
     rows = []
     with tempfile.TemporaryDirectory(prefix="lumen-bench-render-") as tmp:
         paths = []

@@ -55,9 +55,9 @@ from lumen.analysis.mood import (
     build_model,
 )
 from lumen.analysis.train.beat import augment, find_soundfont
-from lumen.analysis.train.synth import render_midi
 from lumen.analysis.train.compose import compose
 from lumen.analysis.train.midi import Track
+from lumen.analysis.train.synth import render_midi
 from lumen.audio.music import SECTION_INTENSITY
 
 __all__ = ["HELD_OUT_PROGRAMS", "MoodClip", "MoodTrainConfig", "evaluate", "make_clip", "make_dataset", "train_mood"]

@@ -43,15 +43,27 @@ _PLAYING: Final[int] = 1  # FLUID_PLAYER_PLAYING
 _FLUID_WARN: Final[int] = 2
 
 _lib: ctypes.CDLL | None = None
+_lib_error: OSError | None = None
 
 
 def _library() -> ctypes.CDLL:
-    """libfluidsynth with the signatures used here (loaded once)."""
-    global _lib
+    """libfluidsynth with the signatures used here (loaded once; a failure is remembered too).
+
+    Raises
+    ------
+    OSError
+        The library cannot be loaded.
+    """
+    global _lib, _lib_error
     if _lib is not None:
         return _lib
-    name = ctypes.util.find_library("fluidsynth") or "libfluidsynth.so.3"
-    lib = ctypes.CDLL(name)
+    if _lib_error is not None:
+        raise _lib_error
+    try:
+        lib = ctypes.CDLL(ctypes.util.find_library("fluidsynth") or "libfluidsynth.so.3")
+    except OSError as e:
+        _lib_error = e
+        raise
     vp, cp, i, d = ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int, ctypes.c_double
     sigs: dict[str, tuple[type | None, list[type]]] = {
         "new_fluid_settings": (vp, []),
@@ -110,7 +122,6 @@ class FluidRenderer:
     def __init__(self, soundfont: str, sr: int) -> None:
         lib = _library()
         self.sr = int(sr)
-        self.soundfont = soundfont
         self._settings = lib.new_fluid_settings()
         lib.fluid_settings_setnum(self._settings, b"synth.sample-rate", float(sr))
         lib.fluid_settings_setnum(self._settings, b"synth.gain", GAIN)
@@ -186,7 +197,7 @@ MAX_RENDERERS: Final[int] = 4
 _RENDERERS: dict[tuple[str, int], FluidRenderer] = {}
 
 
-def _render_with_command(midi_path: str, sr: int, soundfont: str) -> npt.NDArray[np.float32]:
+def _render_with_command(midi_path: str, sr: int, soundfont: str, max_s: float) -> npt.NDArray[np.float32]:
     exe = shutil.which("fluidsynth")
     if exe is None:
         raise FileNotFoundError("fluidsynth not found: install the Debian package fluidsynth")
@@ -197,7 +208,7 @@ def _render_with_command(midi_path: str, sr: int, soundfont: str) -> npt.NDArray
         x, _ = sf.read(wav, dtype="float32", always_2d=True)
     finally:
         os.unlink(wav)
-    return np.asarray(x.mean(axis=1), dtype=np.float32)
+    return np.asarray(x[: int(max_s * sr)].mean(axis=1), dtype=np.float32)
 
 
 def render_midi(midi_path: str, sr: int, soundfont: str, *, in_process: bool = True, max_s: float = MAX_S) -> npt.NDArray[np.float32]:
@@ -220,9 +231,9 @@ def render_midi(midi_path: str, sr: int, soundfont: str, *, in_process: bool = T
             try:
                 r = FluidRenderer(soundfont, sr)
             except OSError:
-                return _render_with_command(midi_path, sr, soundfont)[: int(max_s * sr)]
+                return _render_with_command(midi_path, sr, soundfont, max_s)
             while len(_RENDERERS) >= MAX_RENDERERS:
                 _RENDERERS.pop(next(iter(_RENDERERS))).close()
             _RENDERERS[key] = r
         return r.render(midi_path, max_s)
-    return _render_with_command(midi_path, sr, soundfont)[: int(max_s * sr)]
+    return _render_with_command(midi_path, sr, soundfont, max_s)

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from lumen.analysis.train import synth
+from lumen.analysis.train.beat import find_alt_soundfont
 from lumen.analysis.train.compose import compose
 from lumen.analysis.train.synth import BLOCK, FluidRenderer, render_midi
 
-SF2 = "/usr/share/sounds/sf2/TimGM6mb.sf2"
-
-pytestmark = pytest.mark.skipif(not (Path(SF2).exists() and shutil.which("fluidsynth")), reason="needs fluidsynth and timgm6mb-soundfont (setup.sh)")
+#: A small soundfont (6 MB, fast to load); setup.sh installs it with fluidsynth.
+SF2 = find_alt_soundfont("TimGM6mb.sf2")
 
 
 def piece(tmp_path: Path, seed: int, name: str = "p.mid", seconds: float = 8.0) -> str:
@@ -75,5 +74,18 @@ def test_the_per_process_renderers_are_bounded(tmp_path: Path, monkeypatch: pyte
     for sr in (16000, 22050, 32000, 44100, 48000, 8000):
         seconds.append(render_midi(path, sr, SF2).size / sr)
     assert max(seconds) - min(seconds) < 2 * BLOCK / 8000 and min(seconds) > 3.0  # the same piece at every rate
-    assert len(synth._RENDERERS) == synth.MAX_RENDERERS
-    assert (SF2, 8000) in synth._RENDERERS and (SF2, 16000) not in synth._RENDERERS
+    kept = synth._RENDERERS
+    assert len(kept) == synth.MAX_RENDERERS
+    assert (SF2, 8000) in kept and (SF2, 16000) not in kept
+    for r in kept.values():
+        r.close()
+
+
+def test_without_the_library_the_command_renders(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = piece(tmp_path, 9, seconds=3.0)
+    cmd = render_midi(path, 22050, SF2, in_process=False, max_s=2.5)
+    monkeypatch.setattr(synth, "_RENDERERS", {})
+    monkeypatch.setattr(synth, "_lib", None)
+    monkeypatch.setattr(synth, "_lib_error", OSError("libfluidsynth.so.3: cannot open shared object file"))
+    np.testing.assert_array_equal(render_midi(path, 22050, SF2, max_s=2.5), cmd)
+    assert synth._RENDERERS == {}
