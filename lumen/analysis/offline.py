@@ -148,6 +148,27 @@ def load_audio(path: str | Path) -> tuple[npt.NDArray[np.float32], int]:
     return np.ascontiguousarray(x), int(sr)
 
 
+class _Replay:
+    """Stands in for `StreamingBeatModel`: gives recorded activations, one row per hop."""
+
+    def __init__(self, activations: npt.NDArray[np.floating[Any]]) -> None:
+        a = np.asarray(activations, dtype=np.float32)
+        if a.ndim != 2 or a.shape[1] != 2 or a.shape[0] == 0:
+            raise ValueError(f"activations must have shape (hops, 2), got {a.shape}")
+        self.rows = np.clip(np.nan_to_num(a), 0.0, 1.0)
+        self.act = np.zeros(2, np.float32)
+        self.k = 0
+
+    def reset(self) -> None:
+        self.k = 0
+        self.act[:] = 0.0
+
+    def step(self, x: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        self.act[:] = self.rows[min(self.k, self.rows.shape[0] - 1)]
+        self.k += 1
+        return self.act
+
+
 def analyze_signal(
     audio: npt.NDArray[np.floating[Any]],
     sr: int,
@@ -155,11 +176,16 @@ def analyze_signal(
     *,
     tempo_min_bpm: float = TEMPO_RANGE_BPM[0],
     tempo_max_bpm: float = TEMPO_RANGE_BPM[1],
+    activations: npt.NDArray[np.floating[Any]] | None = None,
 ) -> AnalysisResult:
     """Run the live chain over ``audio`` (``(n,)`` or ``(n, channels)``, any sample rate).
 
     The tempo range defaults to `TEMPO_RANGE_BPM` (wider than a show's default, since a file
     may be anything from a ballad to drum and bass).
+
+    ``activations`` (shape ``(hops, 2)``: beat, downbeat per 10 ms hop), if given, replace the
+    beat model's: the tracker runs on them (a diagnostic: whose tracker does better with the same
+    evidence; ``benchmarks/beat_swap.py``). Hops past their end repeat the last row.
 
     Non-finite samples are replaced by 0 and the signal is clipped to ±1, as a sound card
     would deliver it. Files shorter than one hop give an empty result.
@@ -171,6 +197,11 @@ def analyze_signal(
     spec = AnalysisSpec.for_rate(sr, tempo_min_bpm, tempo_max_bpm)
     an = Analyzer(spec, names)
     tracker = next((a for a in an.chain if isinstance(a, NeuralBeatTracker)), None)
+    if activations is not None:
+        if tracker is None:
+            raise ValueError("activations given but the chain has no beat tracker")
+        tracker.model = _Replay(activations)  # type: ignore[assignment]
+        tracker.act = tracker.model.act
     h = spec.hop_length
     n = x.shape[0] // h
     feats = np.zeros((n, an.vec.size))

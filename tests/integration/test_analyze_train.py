@@ -56,6 +56,13 @@ def test_train_beat_runs_end_to_end_and_the_weights_load(tmp_path: Path) -> None
     model, meta = load_weights(tmp_path / "beat_gru.pt")
     assert meta["train"]["seed"] == 5 and meta["train"]["steps"] == 3
     assert meta["data"]["clips"] == 5 and meta["data"]["kinds"]
+    # The other architecture, on request: its config says so and it loads (strictly) as that.
+    other = "gru" if meta["model"]["arch"] == "tcn" else "tcn"
+    r = run("train", "beat", "--member", "gm", "--out", str(tmp_path / other), "--clips", "2", "--steps", "2", "--arch", other,
+            "--workers", "1", timeout=280)
+    assert r.returncode == 0, r.stderr
+    model2, meta2 = load_weights(tmp_path / other / "beat_gru.pt")
+    assert meta2["model"]["arch"] == other and hasattr(model2, "convs") == (other == "tcn")
 
 
 @pytest.mark.slow

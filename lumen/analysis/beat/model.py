@@ -250,13 +250,38 @@ class BeatFrontend:
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """Shape of the beat model (stored with the weights)."""
+    """Shape of the beat model (stored with the weights).
+
+    ``arch`` "gru": ``Linear(n_input, n_proj) -> ELU -> GRU(n_proj, n_hidden) x n_layers ->
+    Linear(n_hidden, n_out)``. ``arch`` "tcn": ``Linear(n_input, n_channels) -> ELU``, then one
+    residual causal convolution per entry of ``dilations`` (``h += elu(conv(h))``, ``kernel``
+    taps spaced by the dilation, looking only back in time), then ``Linear(n_channels, n_out)``.
+    A TCN sees ``1 + (kernel - 1) * sum(dilations)`` hops of the past; it trains several times
+    faster than a GRU of the same size because every hop of an excerpt is computed at once.
+    """
 
     n_input: int = N_INPUT
     n_proj: int = 64
     n_hidden: int = 80
     n_layers: int = 2
     n_out: int = 2
+    arch: str = "gru"
+    n_channels: int = 48
+    dilations: tuple[int, ...] = (1, 2, 4, 8, 16, 32, 64, 128, 256)
+    kernel: int = 3
+    dropout: float = 0.0  # TCN only, training only: dropout on each convolution's output
+
+    def __post_init__(self) -> None:
+        if self.arch not in ("gru", "tcn"):
+            raise ValueError(f"unknown beat model arch {self.arch!r} (gru or tcn)")
+        object.__setattr__(self, "dilations", tuple(int(d) for d in self.dilations))  # JSON gives a list
+        if self.arch == "tcn" and (not self.dilations or min(self.dilations) < 1 or self.kernel < 2):
+            raise ValueError(f"a TCN needs dilations >= 1 and kernel >= 2, got {self.dilations} and {self.kernel}")
+
+    @property
+    def receptive_field(self) -> int:
+        """Hops of input one output depends on (a GRU's is unbounded: 0)."""
+        return 1 + (self.kernel - 1) * sum(self.dilations) if self.arch == "tcn" else 0
 
 
 def build_model(cfg: ModelConfig | None = None) -> torch.nn.Module:
@@ -288,7 +313,29 @@ def build_model(cfg: ModelConfig | None = None) -> torch.nn.Module:
             y, h2 = self.gru(z, h)
             return self.head(y), h2
 
-    return BeatModel()
+    class BeatTCN(nn.Module):
+        mean: torch.Tensor
+        std: torch.Tensor
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.register_buffer("mean", torch.zeros(c.n_input))
+            self.register_buffer("std", torch.ones(c.n_input))
+            self.proj = nn.Linear(c.n_input, c.n_channels)
+            self.convs = nn.ModuleList(nn.Conv1d(c.n_channels, c.n_channels, c.kernel, dilation=d) for d in c.dilations)
+            self.head = nn.Linear(c.n_channels, c.n_out)
+
+        def forward(self, x: torch.Tensor, h: torch.Tensor | None = None) -> tuple[torch.Tensor, None]:
+            if h is not None:
+                raise ValueError("a TCN keeps no state between calls: pass the whole signal")
+            z = torch.nn.functional.elu(self.proj((x - self.mean) / self.std)).transpose(1, 2)
+            for conv, d in zip(self.convs, c.dilations):
+                # Left padding only: hop t sees hops t, t - d, ..., never the future.
+                y = torch.nn.functional.elu(conv(torch.nn.functional.pad(z, ((c.kernel - 1) * d, 0))))
+                z = z + (torch.nn.functional.dropout(y, c.dropout, self.training) if c.dropout > 0.0 else y)
+            return self.head(z.transpose(1, 2)), None
+
+    return BeatTCN() if c.arch == "tcn" else BeatModel()
 
 
 def load_weights(path: Path | None = None) -> tuple[torch.nn.Module, dict[str, Any]]:
@@ -359,12 +406,19 @@ def load_checkpoint(wpath: Path, build: Callable[[dict[str, Any]], torch.nn.Modu
 
 
 def _numpy_state(model: torch.nn.Module) -> dict[str, F32]:
-    """A model's state dict as float32 numpy arrays (copies)."""
-    return {k: v.detach().cpu().numpy().astype(np.float32) for k, v in model.state_dict().items()}
+    """A model's state dict as float32 numpy arrays (copies); a TCN's dilations as ``"dilations"``."""
+    sd = {k: v.detach().cpu().numpy().astype(np.float32) for k, v in model.state_dict().items()}
+    convs = getattr(model, "convs", None)
+    if convs is not None:
+        sd["dilations"] = np.array([conv.dilation[0] for conv in convs], np.float32)
+    return sd
 
 
 def _shape_key(sd: dict[str, F32]) -> tuple[tuple[str, tuple[int, ...]], ...]:
-    return tuple((key, v.shape) for key, v in sorted(sd.items()))
+    key = tuple((k, v.shape) for k, v in sorted(sd.items()))
+    if "dilations" in sd:  # TCNs stack only with TCNs of the same dilations
+        key += (("dilations", tuple(int(d) for d in sd["dilations"])),)
+    return key
 
 
 # The per-hop kernels, compiled by numba (cached on disk, so a process compiles them once per
@@ -426,6 +480,98 @@ def _head_logsum(w: F32, b: F32, h: F32, out: F32) -> None:  # pragma: no cover 
             for c in range(h_n):
                 acc += w[m, o, c] * h[m, c]
             out[o] += math.log(max(_sigmoid(acc), ACT_FLOOR))
+
+
+@jit
+def _tcn_layers(
+    w: F32, b: F32, ring: F32, off: npt.NDArray[np.int64], dil: npt.NDArray[np.int64], t: int, z: F32, z2: F32, tap: F32
+) -> None:  # pragma: no cover - compiled
+    """Every residual causal convolution of each stacked TCN for hop ``t``; the result ends in ``z``.
+
+    ``w`` has shape ``(layers, models, out, kernel * in)``: torch's ``(out, in, kernel)`` with the
+    taps laid side by side, oldest first; ``b`` ``(layers, models, out)``. ``ring`` ``(models,
+    rows, channels)`` holds each layer's recent inputs in its own block of rows, layer ``l``'s
+    ``(kernel - 1) * dil[l] + 1`` rows starting at ``off[l]`` (zeros before the first hop, as
+    torch's left padding). For each layer: write the input ``z`` into its ring, gather the inputs
+    at ``t - (kernel - 1) * d, ..., t - d, t`` into ``tap`` (scratch, ``kernel * channels``),
+    ``z2 = z + elu(w @ tap + b)``, then ``z = z2``.
+    """
+    n_l, k_m, o_n, kc = w.shape
+    c_n = z.shape[1]
+    k_n = kc // c_n
+    for layer in range(n_l):
+        d = dil[layer]
+        base = off[layer]
+        r_n = (k_n - 1) * d + 1
+        cur = base + t % r_n
+        for m in range(k_m):
+            for c in range(c_n):
+                ring[m, cur, c] = z[m, c]
+            for j in range(k_n):
+                row = base + (t - (k_n - 1 - j) * d) % r_n
+                for c in range(c_n):
+                    tap[j * c_n + c] = ring[m, row, c]
+            for o in range(o_n):
+                acc = b[layer, m, o]
+                for i in range(kc):
+                    acc += w[layer, m, o, i] * tap[i]
+                z2[m, o] = z[m, o] + (acc if acc > 0.0 else math.expm1(acc))
+        for m in range(k_m):
+            for c in range(c_n):
+                z[m, c] = z2[m, c]
+
+
+class _TcnStack:
+    """TCNs of one shape and dilations, weights stacked on a leading axis, run one hop at a time.
+
+    Each layer keeps a ring of its last ``(kernel - 1) * dilation + 1`` inputs; a hop is one
+    kernel call for all layers of all stacked models (no recomputation of the past).
+    """
+
+    def __init__(self, sds: list[dict[str, F32]]) -> None:
+        w_proj = [sd["proj.weight"] / sd["std"][None, :] for sd in sds]
+        self.w_proj = np.ascontiguousarray(np.stack(w_proj), dtype=np.float32)
+        self.b_proj = np.ascontiguousarray(np.stack([sd["proj.bias"] - w @ sd["mean"] for sd, w in zip(sds, w_proj)]), dtype=np.float32)
+        self.dil = np.array([int(d) for d in sds[0]["dilations"]], np.int64)
+        n_l = self.dil.shape[0]
+        o_n, c_n, k_n = sds[0]["convs.0.weight"].shape
+        # (layers, models, out, in, kernel) -> (layers, models, out, kernel * in): the taps side by side.
+        w = np.stack([np.stack([sd[f"convs.{n}.weight"] for sd in sds]) for n in range(n_l)])
+        self.w = np.ascontiguousarray(w.transpose(0, 1, 2, 4, 3).reshape(n_l, len(sds), o_n, k_n * c_n), dtype=np.float32)
+        self.b = np.ascontiguousarray(np.stack([np.stack([sd[f"convs.{n}.bias"] for sd in sds]) for n in range(n_l)]), dtype=np.float32)
+        rows = (k_n - 1) * self.dil + 1
+        self.off = np.concatenate([[0], np.cumsum(rows)[:-1]]).astype(np.int64)
+        self.n_rows = int(rows.sum())
+        self.w_head = np.ascontiguousarray(np.stack([sd["head.weight"] for sd in sds]), dtype=np.float32)
+        self.b_head = np.ascontiguousarray(np.stack([sd["head.bias"] for sd in sds]), dtype=np.float32)
+        self._alloc()
+
+    def fork(self) -> _TcnStack:
+        """The same (shared, read-only) weights with its own zeroed state."""
+        other = _TcnStack.__new__(_TcnStack)
+        for name in ("w_proj", "b_proj", "dil", "w", "b", "off", "n_rows", "w_head", "b_head"):
+            setattr(other, name, getattr(self, name))
+        other._alloc()
+        return other
+
+    def _alloc(self) -> None:
+        k, ch = self.b_proj.shape
+        self.ring = np.zeros((k, self.n_rows, ch), np.float32)
+        self._z = np.zeros((k, ch), np.float32)
+        self._z2 = np.zeros((k, ch), np.float32)
+        self._tap = np.zeros(self.w.shape[3], np.float32)
+        self.t = 0
+
+    def reset(self) -> None:
+        self.ring[:] = 0.0
+        self.t = 0
+
+    def step_sum(self, x: F32, out: F32) -> None:
+        """Adds the log of each model's activations (floored at `ACT_FLOOR`) for frontend frame ``x`` to ``out``."""
+        _proj_elu(self.w_proj, self.b_proj, x, self._z)
+        _tcn_layers(self.w, self.b, self.ring, self.off, self.dil, self.t, self._z, self._z2, self._tap)
+        _head_logsum(self.w_head, self.b_head, self._z, out)
+        self.t += 1
 
 
 class _Stack:
@@ -512,7 +658,7 @@ class StreamingBeatModel:
         groups: dict[tuple[tuple[str, tuple[int, ...]], ...], list[dict[str, F32]]] = {}
         for sd in sds:
             groups.setdefault(_shape_key(sd), []).append(sd)
-        self.members = [_Stack(g) for g in groups.values()]
+        self.members: list[_Stack | _TcnStack] = [_TcnStack(g) if "dilations" in g[0] else _Stack(g) for g in groups.values()]
         self._alloc()
         self.step(np.zeros(self.n_input, np.float32))  # compiles (or loads) the kernels now, not on the first live hop
         self.reset()

@@ -69,7 +69,7 @@ from lumen.analysis.train.midi import crop_midi, seconds_to_tick, tick_to_second
 from lumen.analysis.train.synth import render_midi
 
 __all__ = [
-    "CANDIDATE_CONFIGS", "MEMBER_CONFIGS", "BeatTrainConfig", "Clip", "SOUNDFONTS", "find_soundfont", "make_clip", "make_dataset", "slowest_first", "train_beat",
+    "CANDIDATE_CONFIGS", "MEMBER_CONFIGS", "TCN_MODEL", "BeatTrainConfig", "Clip", "SOUNDFONTS", "find_soundfont", "make_clip", "make_dataset", "slowest_first", "train_beat",
     "train_members",
 ]
 
@@ -117,6 +117,11 @@ MEMBER_CONFIGS: dict[str, BeatTrainConfig] = {
         alt_soundfonts=("TimGM6mb.sf2", "MuseScore_General_Lite.sf3"), alt_soundfont_share=0.6,
     ),
 }
+
+#: The TCN tried in place of each member's GRU (``lumen train beat --arch tcn``, with the member's
+#: data): 48 channels, nine layers, dilations 1 to 256, dropout 0.15 while training. Not shipped
+#: yet: see ``benchmarks/RESULTS.md`` (2026-12-07).
+TCN_MODEL = ModelConfig(arch="tcn", dropout=0.15)
 
 #: Members trained and measured but not shipped (`lumen train beat --member NAME` trains one into
 #: ``--out``; ``benchmarks/beat_accuracy.py --weights DIR`` scores a folder holding it): "band"

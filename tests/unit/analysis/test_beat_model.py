@@ -86,7 +86,11 @@ def test_shipped_weights_load_strictly_and_are_small() -> None:
     wfile = WEIGHTS_DIR / WEIGHTS_FILE
     assert wfile.stat().st_size < 5 * 1024 * 1024
     model, meta = load_weights()
-    assert meta["model"]["n_hidden"] == model.gru.hidden_size
+    if meta["model"].get("arch", "gru") == "tcn":
+        assert [conv.dilation[0] for conv in model.convs] == meta["model"]["dilations"]
+        assert model.proj.out_features == meta["model"]["n_channels"]
+    else:
+        assert meta["model"]["n_hidden"] == model.gru.hidden_size
     assert 10_000 <= meta["n_params"] <= 200_000
     assert {"seed", "steps", "n_midi", "n_dance"} <= set(meta["train"])
     cfg = json.loads((WEIGHTS_DIR / CONFIG_FILE).read_text())
@@ -123,6 +127,58 @@ def test_the_ensemble_streams_the_geometric_mean_of_its_members(shapes: str, rng
     np.testing.assert_allclose(got, ref, atol=1e-5)
     twin = ens.fork()  # shared weights, own state: starts from zero again
     np.testing.assert_allclose(twin.step(x[0, 0]), ref[0], atol=1e-5)
+
+
+TCN = ModelConfig(arch="tcn", n_channels=16, dilations=(1, 2, 4, 8))
+
+
+def test_the_tcn_is_causal(rng: np.random.Generator) -> None:
+    torch.manual_seed(2)
+    model = build_model(TCN).eval()
+    x = torch.from_numpy(rng.standard_normal((1, 120, N_INPUT)).astype(np.float32))
+    y = x.clone()
+    y[0, 80:] += 5.0  # change the future from hop 80 on
+    with torch.inference_mode():
+        a, b = model(x)[0], model(y)[0]
+    torch.testing.assert_close(a[0, :80], b[0, :80])
+    assert not torch.allclose(a[0, 80:], b[0, 80:])
+    assert TCN.receptive_field == 1 + 2 * (1 + 2 + 4 + 8)
+
+
+@pytest.mark.parametrize("models", ["two TCNs", "TCNs of two dilations and a GRU"])
+def test_tcn_members_stream_like_torch(models: str, rng: np.random.Generator) -> None:
+    torch.manual_seed(3)
+    cfgs = [TCN, TCN] if models == "two TCNs" else [TCN, ModelConfig(arch="tcn", n_channels=16, dilations=(1, 3, 9, 27)), ModelConfig()]
+    ms = [build_model(c).eval() for c in cfgs]
+    for m in ms:
+        with torch.no_grad():
+            m.mean.copy_(torch.from_numpy(rng.uniform(0, 1, N_INPUT).astype(np.float32)))
+            m.std.copy_(torch.from_numpy(rng.uniform(0.5, 2, N_INPUT).astype(np.float32)))
+    x = rng.standard_normal((1, 250, N_INPUT)).astype(np.float32)  # longer than the receptive fields
+    with torch.inference_mode():
+        each = [torch.sigmoid(m(torch.from_numpy(x))[0])[0].numpy() for m in ms]
+    ref = np.exp(np.mean([np.log(np.maximum(a, ACT_FLOOR)) for a in each], axis=0))
+    ens = StreamingBeatModel(ms)
+    assert len(ens.members) == (1 if models == "two TCNs" else 3)  # equal dilations stack, others not
+    got = np.stack([ens.step(x[0, k]).copy() for k in range(250)])
+    np.testing.assert_allclose(got, ref, atol=1e-5)
+    ens.reset()  # the rings are cleared: the next hop is a first hop again
+    np.testing.assert_allclose(ens.step(x[0, 0]), ref[0], atol=1e-5)
+    twin = ens.fork()
+    np.testing.assert_allclose(twin.step(x[0, 0]), ref[0], atol=1e-5)
+
+
+def test_a_tcn_config_survives_json_and_bad_ones_are_refused() -> None:
+    from dataclasses import asdict
+
+    back = ModelConfig(**json.loads(json.dumps(asdict(TCN))))
+    assert back == TCN and isinstance(back.dilations, tuple)
+    with pytest.raises(ValueError, match="arch"):
+        ModelConfig(arch="lstm")
+    with pytest.raises(ValueError, match="dilations"):
+        ModelConfig(arch="tcn", dilations=(0, 1))
+    with pytest.raises(ValueError, match="no state"):
+        build_model(TCN)(torch.zeros(1, 4, N_INPUT), torch.zeros(1))
 
 
 def test_members_of_different_input_size_are_refused() -> None:

@@ -205,3 +205,25 @@ def test_bars_follow_chord_changes_when_the_downbeat_activation_says_nothing(mon
     on_bar = np.isfinite(matched(late_downs, ref_downs))
     assert late_downs.size >= 0.8 * np.sum(ref_downs > 12.0)
     assert np.mean(on_bar) >= 0.9, (late_downs, ref_downs)
+
+
+def test_the_tracker_runs_on_replayed_activations(rng: np.random.Generator) -> None:
+    # Activations of a 100 bpm grid (a peak every 60 hops, from hop 30) over noise, with audio
+    # that says something else (a 150 bpm song): the beats follow the replayed evidence.
+    x, _gen = song(150.0, 16.0, 5)
+    n = int(16.0 * 100)
+    acts = np.zeros((n, 2), np.float32)
+    acts[:, 0] = rng.uniform(0.0, 0.05, n)
+    acts[30::60, 0] = 0.9
+    acts[30::240, 1] = 0.9
+    res = analyze_signal(x, SR, activations=acts)
+    ref = (np.arange(30, n, 60) + 1) / 100.0  # hop k covers audio up to (k + 1) / 100 s
+    est = np.array(res.beats)
+    err = matched(est[est > 5.0], ref)
+    assert np.mean(np.isfinite(err)) >= 0.9 and np.nanmedian(np.abs(err)) <= 0.02
+    np.testing.assert_allclose(res.activations, acts[: res.activations.shape[0]])
+    assert abs(np.median(res.column("bpm")[res.times > 8.0]) - 100.0) < 2.0
+    with pytest.raises(ValueError, match="shape"):
+        analyze_signal(x[:4800], SR, activations=np.zeros((10, 3)))
+    with pytest.raises(ValueError, match="no beat tracker"):
+        analyze_signal(x[:4800], SR, ("levels", "tempo"), activations=acts)

@@ -58,6 +58,9 @@ def test_each_shipped_member_was_trained_with_its_member_config() -> None:
         # Weights trained before a setting existed store no value for it; it must then be off.
         stored = {k: train.get(k, () if isinstance(v, tuple) else 0) for k, v in cfg.items()}
         assert {k: tuple(v) if isinstance(v, list) else v for k, v in stored.items()} == cfg, f.name
+        model = json.loads(f.with_suffix(".json").read_text())["model"]
+        want = asdict(MEMBER_CONFIGS[train["member"]].model)
+        assert {k: tuple(v) if isinstance(v, list) else v for k, v in {**want, "arch": "gru", **model}.items()} == want, f.name
 
 
 def test_a_midi_clip_rendered_with_another_soundfont_keeps_its_labels() -> None:
