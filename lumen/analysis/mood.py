@@ -63,7 +63,7 @@ import numpy.typing as npt
 import scipy.fft
 
 from lumen.analysis.base import AnalysisSpec, HopAnalyzer, HopContext, analyzers
-from lumen.analysis.beat.model import BandRuns, band_sum, load_checkpoint, mel_matrix
+from lumen.analysis.beat.model import BandRuns, band_sum, load_checkpoint, mel_matrix, standardized_module
 from lumen.features import IDX
 from lumen.rt.jit import jit
 
@@ -460,20 +460,15 @@ def build_model(cfg: MoodModelConfig | None = None) -> torch.nn.Module:
 
     c = cfg or MoodModelConfig()
 
-    class MoodNet(nn.Module):
-        mean: torch.Tensor
-        std: torch.Tensor
-
+    class MoodNet(standardized_module()):  # type: ignore[misc]
         def __init__(self) -> None:
-            super().__init__()
-            self.register_buffer("mean", torch.zeros(c.n_input))
-            self.register_buffer("std", torch.ones(c.n_input))
+            super().__init__(c.n_input)
             self.fc1 = nn.Linear(c.n_input, c.n_hidden)
             self.fc2 = nn.Linear(c.n_hidden, c.n_hidden2)
             self.head = nn.Linear(c.n_hidden2, c.n_out)
 
         def forward(self, x: torch.Tensor) -> torch.Tensor:
-            z = torch.tanh(self.fc1((x - self.mean) / self.std))
+            z = torch.tanh(self.fc1(self.standardize(x)))
             z = torch.tanh(self.fc2(z))
             out: torch.Tensor = self.head(z)
             return out

@@ -284,6 +284,35 @@ class ModelConfig:
         return 1 + (self.kernel - 1) * sum(self.dilations) if self.arch == "tcn" else 0
 
 
+_STANDARDIZED: list[type] = []
+
+
+def standardized_module() -> type:
+    """The base class of lumen's torch models (built on first use, so importing lumen needs no torch).
+
+    ``Base(n_input)`` registers the ``mean`` and ``std`` buffers (training sets them from its
+    data; they are saved with the weights) and ``standardize(x)`` returns ``(x - mean) / std``.
+    """
+    if not _STANDARDIZED:
+        import torch
+        from torch import nn
+
+        class Standardized(nn.Module):
+            mean: torch.Tensor
+            std: torch.Tensor
+
+            def __init__(self, n_input: int) -> None:
+                super().__init__()
+                self.register_buffer("mean", torch.zeros(n_input))
+                self.register_buffer("std", torch.ones(n_input))
+
+            def standardize(self, x: torch.Tensor) -> torch.Tensor:
+                return (x - self.mean) / self.std
+
+        _STANDARDIZED.append(Standardized)
+    return _STANDARDIZED[0]
+
+
 def build_model(cfg: ModelConfig | None = None) -> torch.nn.Module:
     """A fresh (untrained) torch beat model.
 
@@ -296,31 +325,21 @@ def build_model(cfg: ModelConfig | None = None) -> torch.nn.Module:
 
     c = cfg or ModelConfig()
 
-    class BeatModel(nn.Module):
-        mean: torch.Tensor
-        std: torch.Tensor
-
+    class BeatModel(standardized_module()):  # type: ignore[misc]
         def __init__(self) -> None:
-            super().__init__()
-            self.register_buffer("mean", torch.zeros(c.n_input))
-            self.register_buffer("std", torch.ones(c.n_input))
+            super().__init__(c.n_input)
             self.proj = nn.Linear(c.n_input, c.n_proj)
             self.gru = nn.GRU(c.n_proj, c.n_hidden, c.n_layers, batch_first=True)
             self.head = nn.Linear(c.n_hidden, c.n_out)
 
         def forward(self, x: torch.Tensor, h: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-            z = torch.nn.functional.elu(self.proj((x - self.mean) / self.std))
+            z = torch.nn.functional.elu(self.proj(self.standardize(x)))
             y, h2 = self.gru(z, h)
             return self.head(y), h2
 
-    class BeatTCN(nn.Module):
-        mean: torch.Tensor
-        std: torch.Tensor
-
+    class BeatTCN(standardized_module()):  # type: ignore[misc]
         def __init__(self) -> None:
-            super().__init__()
-            self.register_buffer("mean", torch.zeros(c.n_input))
-            self.register_buffer("std", torch.ones(c.n_input))
+            super().__init__(c.n_input)
             self.proj = nn.Linear(c.n_input, c.n_channels)
             self.convs = nn.ModuleList(nn.Conv1d(c.n_channels, c.n_channels, c.kernel, dilation=d) for d in c.dilations)
             self.head = nn.Linear(c.n_channels, c.n_out)
@@ -328,7 +347,7 @@ def build_model(cfg: ModelConfig | None = None) -> torch.nn.Module:
         def forward(self, x: torch.Tensor, h: torch.Tensor | None = None) -> tuple[torch.Tensor, None]:
             if h is not None:
                 raise ValueError("a TCN keeps no state between calls: pass the whole signal")
-            z = torch.nn.functional.elu(self.proj((x - self.mean) / self.std)).transpose(1, 2)
+            z = torch.nn.functional.elu(self.proj(self.standardize(x))).transpose(1, 2)
             for conv, d in zip(self.convs, c.dilations):
                 # Left padding only: hop t sees hops t, t - d, ..., never the future.
                 y = torch.nn.functional.elu(conv(torch.nn.functional.pad(z, ((c.kernel - 1) * d, 0))))
