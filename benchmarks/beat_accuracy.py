@@ -59,27 +59,39 @@ def load_set(name: str, limit: int | None) -> list[tuple[str, np.ndarray, int, n
     return out
 
 
-def run_lumen(x: np.ndarray, sr: int, names: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray, float, float]:
-    res = analyze_signal(x, sr, names)
+def lumen_tempo(res: Any) -> float:
+    """The tempo lumen reports for a file: the median of its nonzero ``bpm`` after 5 s."""
     bpm = res.column("bpm")
     tail = bpm[res.times > 5.0]
-    tempo = float(np.median(tail[tail > 0])) if np.any(tail > 0) else 0.0
-    return np.array(res.beats), np.array(res.downbeats), tempo, res.cpu_s
+    return float(np.median(tail[tail > 0])) if np.any(tail > 0) else 0.0
+
+
+def run_lumen(x: np.ndarray, sr: int, names: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray, float, float]:
+    res = analyze_signal(x, sr, names)
+    return np.array(res.beats), np.array(res.downbeats), lumen_tempo(res), res.cpu_s
+
+
+def madmom_activations(x: np.ndarray, sr: int) -> np.ndarray:
+    """madmom's causal beat activations (``RNNBeatProcessor(online=True)``, 100 per second)."""
+    from madmom.audio.signal import Signal
+    from madmom.features.beats import RNNBeatProcessor
+
+    return np.asarray(RNNBeatProcessor(online=True)(Signal(x.mean(axis=1), sample_rate=sr)))
+
+
+def madmom_track(act: np.ndarray) -> tuple[np.ndarray, float]:
+    """madmom's online DBN forward-filtering ``act`` frame by frame: beats and the median-interval tempo after 5 s."""
+    from madmom.features.beats import DBNBeatTrackingProcessor
+
+    beats = np.asarray(DBNBeatTrackingProcessor(fps=100, online=True).process_online(np.asarray(act, np.float64), reset=True))
+    ibi = np.diff(beats[beats > 5.0])
+    return beats, (60.0 / float(np.median(ibi)) if ibi.size else 0.0)
 
 
 def run_madmom(x: np.ndarray, sr: int) -> tuple[np.ndarray, np.ndarray, float, float]:
-    from madmom.audio.signal import Signal
-    from madmom.features.beats import DBNBeatTrackingProcessor, RNNBeatProcessor
-
     c0 = time.process_time()
-    sig = Signal(x.mean(axis=1), sample_rate=sr)
-    act = RNNBeatProcessor(online=True)(sig)
-    dbn = DBNBeatTrackingProcessor(fps=100, online=True)
-    beats = dbn.process_online(act, reset=True)
-    cpu = time.process_time() - c0
-    ibi = np.diff(beats[beats > 5.0])
-    tempo = 60.0 / float(np.median(ibi)) if ibi.size else 0.0
-    return np.asarray(beats), np.zeros(0), tempo, cpu
+    beats, tempo = madmom_track(madmom_activations(x, sr))
+    return beats, np.zeros(0), tempo, time.process_time() - c0
 
 
 def run_librosa(x: np.ndarray, sr: int) -> tuple[np.ndarray, np.ndarray, float, float]:
@@ -243,7 +255,7 @@ def _torch_stepper(model: Any) -> Callable[[Any], Any]:
     t = [0]
 
     def tcn_step(x: Any) -> Any:
-        z = F.elu(model.proj((x - model.mean) / model.std))
+        z = F.elu(model.proj(model.standardize(x)))
         for conv, d, ring in zip(convs, dil, rings):
             r = ring.shape[1]
             ring[:, t[0] % r] = z

@@ -36,38 +36,24 @@ METRICS = ("F", "CMLt", "AMLt", "Acc2")
 
 def _lumen_track(x: np.ndarray, sr: int, acts: np.ndarray | None) -> tuple[np.ndarray, float, np.ndarray]:
     res = analyze_signal(x, sr, ("levels", "onset", "beat"), activations=acts)
-    bpm = res.column("bpm")
-    tail = bpm[res.times > 5.0]
-    tempo = float(np.median(tail[tail > 0])) if np.any(tail > 0) else 0.0
-    return np.array(res.beats), tempo, np.asarray(res.activations, np.float32)
-
-
-def _madmom_track(beat_act: np.ndarray) -> tuple[np.ndarray, float]:
-    from madmom.features.beats import DBNBeatTrackingProcessor
-
-    beats = np.asarray(DBNBeatTrackingProcessor(fps=100, online=True).process_online(beat_act.astype(np.float64), reset=True))
-    ibi = np.diff(beats[beats > 5.0])
-    return beats, (60.0 / float(np.median(ibi)) if ibi.size else 0.0)
+    return np.array(res.beats), ba.lumen_tempo(res), np.asarray(res.activations, np.float32)
 
 
 def run(limit: int | None) -> dict[tuple[str, str], list[dict[str, float]]]:
-    from madmom.audio.signal import Signal
-    from madmom.features.beats import RNNBeatProcessor
-
     out: dict[tuple[str, str], list[dict[str, float]]] = {}
     for set_name in ba.SETS:
         for name, x, sr, ref, _downs in ba.load_set(set_name, limit):
             ref_tempo = ba.gt_tempo(ref)
             ours_beats, ours_tempo, ours = _lumen_track(x, sr, None)
-            mm = np.asarray(RNNBeatProcessor(online=True)(Signal(x.mean(axis=1), sample_rate=sr)), np.float32)
+            mm = ba.madmom_activations(x, sr).astype(np.float32)
             # madmom's beat activation with lumen's downbeat activation, hop for hop.
             n = min(len(mm), len(ours))
             mixed = np.stack([mm[:n], ours[:n, 1]], axis=1)
             runs = {
                 COMBOS[0]: (ours_beats, ours_tempo),
                 COMBOS[1]: _lumen_track(x, sr, mixed)[:2],
-                COMBOS[2]: _madmom_track(ours[:, 0]),
-                COMBOS[3]: _madmom_track(mm),
+                COMBOS[2]: ba.madmom_track(ours[:, 0]),
+                COMBOS[3]: ba.madmom_track(mm),
             }
             line = []
             for combo, (beats, tempo) in runs.items():

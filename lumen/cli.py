@@ -126,7 +126,7 @@ def _parser() -> argparse.ArgumentParser:
     tb.add_argument("--dance", type=int, default=None, help="clips of lumen's generated dance music (default: as shipped)")
     tb.add_argument(
         "--arch", choices=("gru", "tcn"), default=None,
-        help="model architecture: gru, or tcn (causal dilated convolutions, trains about 3x faster per step; "
+        help="model architecture: gru, or tcn (causal dilated convolutions, a training step 2-3x faster; "
              "lumen.analysis.train.beat.TCN_MODEL) (default: as shipped, gru)",
     )
     tb.add_argument("--dropout", type=float, default=None, help="dropout while training a TCN (default: TCN_MODEL's, 0.15)")
@@ -508,13 +508,14 @@ def cmd_train(args: argparse.Namespace) -> int:
             changes["n_wad"] = args.wad
         if args.dance is not None:
             changes["n_dance"] = args.dance
-        if args.arch == "tcn" or (args.arch is None and cfg.model.arch == "tcn"):
-            model = TCN_MODEL if cfg.model.arch != "tcn" else cfg.model
-            changes["model"] = dataclasses.replace(model, dropout=model.dropout if args.dropout is None else args.dropout)
-        elif args.arch == "gru":
-            changes["model"] = ModelConfig()
-        if args.dropout is not None and changes.get("model", cfg.model).arch != "tcn":
-            raise LumenError("--dropout applies to a TCN only: add --arch tcn")
+        model = cfg.model
+        if args.arch is not None and args.arch != model.arch:
+            model = TCN_MODEL if args.arch == "tcn" else ModelConfig()
+        if args.dropout is not None:
+            if model.arch != "tcn":
+                raise LumenError("--dropout applies to a TCN only: add --arch tcn")
+            model = dataclasses.replace(model, dropout=args.dropout)
+        changes["model"] = model
         cfgs.append(dataclasses.replace(cfg, **changes))
     if args.jobs < 1:
         raise LumenError(f"--jobs must be at least 1, got {args.jobs}")

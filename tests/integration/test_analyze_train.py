@@ -63,6 +63,8 @@ def test_train_beat_runs_end_to_end_and_the_weights_load(tmp_path: Path) -> None
     assert r.returncode == 0, r.stderr
     model2, meta2 = load_weights(tmp_path / other / "beat_gru.pt")
     assert meta2["model"]["arch"] == other and hasattr(model2, "convs") == (other == "tcn")
+    refused = run("train", "beat", "--member", "gm", "--out", str(tmp_path / "x"), "--arch", "gru", "--dropout", "0.1")
+    assert refused.returncode != 0 and "--dropout applies to a TCN only" in refused.stderr
 
 
 @pytest.mark.slow

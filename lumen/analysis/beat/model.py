@@ -501,6 +501,19 @@ def _head_logsum(w: F32, b: F32, h: F32, out: F32) -> None:  # pragma: no cover 
             out[o] += math.log(max(_sigmoid(acc), ACT_FLOOR))
 
 
+def _stacked(sds: list[dict[str, F32]], key: str) -> F32:
+    """Tensor ``key`` of every model, stacked on a leading axis (float32, contiguous)."""
+    return np.ascontiguousarray(np.stack([sd[key] for sd in sds]), dtype=np.float32)
+
+
+def _folded_projection(sds: list[dict[str, F32]]) -> tuple[F32, F32]:
+    """Each model's input projection with its standardisation folded in: ``w (x - mean) / std + b``."""
+    w_proj = [sd["proj.weight"] / sd["std"][None, :] for sd in sds]
+    w = np.ascontiguousarray(np.stack(w_proj), dtype=np.float32)
+    b = np.ascontiguousarray(np.stack([sd["proj.bias"] - wm @ sd["mean"] for sd, wm in zip(sds, w_proj)]), dtype=np.float32)
+    return w, b
+
+
 @jit
 def _tcn_layers(
     w: F32, b: F32, ring: F32, off: npt.NDArray[np.int64], dil: npt.NDArray[np.int64], t: int, z: F32, z2: F32, tap: F32
@@ -548,21 +561,18 @@ class _TcnStack:
     """
 
     def __init__(self, sds: list[dict[str, F32]]) -> None:
-        w_proj = [sd["proj.weight"] / sd["std"][None, :] for sd in sds]
-        self.w_proj = np.ascontiguousarray(np.stack(w_proj), dtype=np.float32)
-        self.b_proj = np.ascontiguousarray(np.stack([sd["proj.bias"] - w @ sd["mean"] for sd, w in zip(sds, w_proj)]), dtype=np.float32)
+        self.w_proj, self.b_proj = _folded_projection(sds)
         self.dil = np.array([int(d) for d in sds[0]["dilations"]], np.int64)
         n_l = self.dil.shape[0]
         o_n, c_n, k_n = sds[0]["convs.0.weight"].shape
         # (layers, models, out, in, kernel) -> (layers, models, out, kernel * in): the taps side by side.
-        w = np.stack([np.stack([sd[f"convs.{n}.weight"] for sd in sds]) for n in range(n_l)])
-        self.w = np.ascontiguousarray(w.transpose(0, 1, 2, 4, 3).reshape(n_l, len(sds), o_n, k_n * c_n), dtype=np.float32)
-        self.b = np.ascontiguousarray(np.stack([np.stack([sd[f"convs.{n}.bias"] for sd in sds]) for n in range(n_l)]), dtype=np.float32)
+        w = np.stack([_stacked(sds, f"convs.{n}.weight") for n in range(n_l)])
+        self.w = np.ascontiguousarray(w.transpose(0, 1, 2, 4, 3).reshape(n_l, len(sds), o_n, k_n * c_n))
+        self.b = np.ascontiguousarray(np.stack([_stacked(sds, f"convs.{n}.bias") for n in range(n_l)]))
         rows = (k_n - 1) * self.dil + 1
         self.off = np.concatenate([[0], np.cumsum(rows)[:-1]]).astype(np.int64)
         self.n_rows = int(rows.sum())
-        self.w_head = np.ascontiguousarray(np.stack([sd["head.weight"] for sd in sds]), dtype=np.float32)
-        self.b_head = np.ascontiguousarray(np.stack([sd["head.bias"] for sd in sds]), dtype=np.float32)
+        self.w_head, self.b_head = _stacked(sds, "head.weight"), _stacked(sds, "head.bias")
         self._alloc()
 
     def fork(self) -> _TcnStack:
@@ -597,19 +607,13 @@ class _Stack:
     """Models of one shape, their weights stacked on a leading axis, run one hop at a time."""
 
     def __init__(self, sds: list[dict[str, F32]]) -> None:
-        def stack(key: str) -> F32:
-            return np.ascontiguousarray(np.stack([sd[key] for sd in sds]), dtype=np.float32)
-
-        # The input standardisation is folded into the projection: w (x - mean) / std + b.
-        w_proj = [sd["proj.weight"] / sd["std"][None, :] for sd in sds]
-        self.w_proj = np.ascontiguousarray(np.stack(w_proj), dtype=np.float32)
-        self.b_proj = np.ascontiguousarray(np.stack([sd["proj.bias"] - w @ sd["mean"] for sd, w in zip(sds, w_proj)]), dtype=np.float32)
+        self.w_proj, self.b_proj = _folded_projection(sds)
         self.layers: list[tuple[F32, F32, F32, F32]] = []
         n = 0
         while f"gru.weight_ih_l{n}" in sds[0]:
-            self.layers.append(tuple(stack(f"gru.{kind}_l{n}") for kind in ("weight_ih", "bias_ih", "weight_hh", "bias_hh")))  # type: ignore[arg-type]
+            self.layers.append(tuple(_stacked(sds, f"gru.{kind}_l{n}") for kind in ("weight_ih", "bias_ih", "weight_hh", "bias_hh")))  # type: ignore[arg-type]
             n += 1
-        self.w_head, self.b_head = stack("head.weight"), stack("head.bias")
+        self.w_head, self.b_head = _stacked(sds, "head.weight"), _stacked(sds, "head.bias")
         self._alloc()
 
     def fork(self) -> _Stack:
