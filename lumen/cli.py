@@ -481,9 +481,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-    from lumen.analysis.beat.bar import BAR_WEIGHTS_FILE
     from lumen.analysis.beat.model import MEMBERS, WEIGHTS_DIR, ModelConfig, member_file
-    from lumen.analysis.train.bar import BarTrainConfig
     from lumen.analysis.train.beat import CANDIDATE_CONFIGS, MEMBER_CONFIGS, TCN_MODEL, train_members
 
     if args.member in CANDIDATE_CONFIGS and args.out is None:
@@ -528,7 +526,6 @@ def cmd_train(args: argparse.Namespace) -> int:
             n_data = cfg.n_midi + cfg.n_dance + cfg.n_recorded + cfg.n_wad + cfg.n_files + cfg.n_mma
             tasks[cfg.member, "data"] = prog.add_task(f"{cfg.member}: generating audio", total=n_data, info="")
             tasks[cfg.member, "train"] = prog.add_task(f"{cfg.member}: training", total=cfg.steps, info="")
-        tasks["bar", "train"] = prog.add_task("bar model: training (after the members)", total=BarTrainConfig().epochs, info="")
 
         def progress(member: str, stage: str, done: int, total: int, info: dict[str, float]) -> None:
             text = " ".join(f"{k} {v:.4f}" for k, v in info.items())
@@ -538,9 +535,6 @@ def cmd_train(args: argparse.Namespace) -> int:
     for cfg, meta in zip(cfgs, metas):
         print(f"member {cfg.member}: {out / member_file(cfg.member)}; validation loss {meta['loss_val']}, "
               f"{meta['n_params']} parameters, {meta['seconds_total']:.0f} s")
-    bar = json.loads((out / BAR_WEIGHTS_FILE).with_suffix(".json").read_text())
-    print(f"bar model: {out / BAR_WEIGHTS_FILE}; validation loss {bar['loss_val']}, {bar['n_params']} parameters, "
-          f"{bar['seconds_total']:.0f} s")
     return EXIT_OK
 
 

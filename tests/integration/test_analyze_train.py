@@ -83,12 +83,6 @@ def test_train_beat_all_members_side_by_side(tmp_path: Path) -> None:
     ensemble = StreamingBeatModel([m for m, _meta in load_ensemble(tmp_path)])
     act = ensemble.step(np.zeros(ensemble.n_input, np.float32))
     assert act.shape == (2,) and np.all(np.isfinite(act))
-    # Then the bar model, on the beat sequences every member left (and removed after).
-    from lumen.analysis.beat.bar import load_bar_net
-
-    _net, bar = load_bar_net(tmp_path / "bar_gru.pt")
-    assert bar["data"]["members"] == list(MEMBERS) and bar["data"]["sequences"] > 0
-    assert "bar model:" in r.stdout and not list(tmp_path.glob(".bar-data-*"))
 
 
 @pytest.mark.slow

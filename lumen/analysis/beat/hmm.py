@@ -16,8 +16,7 @@ When the activations go quiet (a breakdown, silence) the observation step is ski
 grid keeps running at the last tempo instead of drifting, and confidence falls.
 
 `BarTracker` counts beats into bars: a small HMM over (beats per bar, position) updated once
-per beat with that beat's downbeat evidence (the bar model's probability,
-`lumen.analysis.beat.bar`) and harmonic change.
+per beat with the strongest downbeat activation near that beat.
 """
 
 from __future__ import annotations
@@ -272,7 +271,7 @@ class BeatHMM:
 
 
 class BarTracker:
-    """Position of each beat in its bar, from per-beat downbeat evidence, for 3, 4 or 6 beats per bar.
+    """Position of each beat in its bar, from downbeat activations, for 3 or 4 beats per bar.
 
     Updated once per beat. States are ``(meter, position)``; the position advances by one per
     beat and the meter may change only at a bar line. Each beat's downbeat evidence ``d``
@@ -285,8 +284,7 @@ class BarTracker:
     Parameters
     ----------
     meters : tuple of int
-        Beats per bar considered (6: compound time counted in its eighths; adding it was worth
-        0.03 downbeat F on the development set, ``benchmarks/beat_devset.py``).
+        Beats per bar considered.
     prior : tuple of float
         Prior of each meter.
     switch : float
@@ -300,8 +298,8 @@ class BarTracker:
 
     def __init__(
         self,
-        meters: tuple[int, ...] = (3, 4, 6),
-        prior: tuple[float, ...] = (0.3, 0.6, 0.1),
+        meters: tuple[int, ...] = (3, 4),
+        prior: tuple[float, ...] = (0.3, 0.7),
         switch: float = 0.01,
         hysteresis: float = 1.2,
         *,
@@ -353,7 +351,7 @@ class BarTracker:
     def observe(self, d: float, h: float = math.nan) -> None:
         """Downbeat evidence for the beat just counted by `advance`.
 
-        ``d`` (0..1) is the downbeat evidence, ``h`` (0..1, NaN: none) the harmonic change
+        ``d`` (0..1) is the downbeat activation, ``h`` (0..1, NaN: none) the harmonic change
         at that beat. Each is weighed against its running mean over recent beats: position 0
         sees ``(d + 0.05) ** down_weight * (h + 0.05) ** harmony_weight``, the other positions
         the same with the means.

@@ -4,9 +4,7 @@ Layer: analysis. Threads: the analysis thread (live) or the caller's thread (off
 
 Per 10 ms hop: `BeatFrontend` (log-mel bands and flux from the chain's spectrum) →
 `StreamingBeatModel` (an ensemble of three GRUs, stacked, in numba kernels) → the geometric
-mean of their beat and downbeat activations → `BeatHMM` (tempo and phase); once per beat, `BeatSync` pools
-the beat's frames and `BarModel` (a GRU over beats) gives the chance it started a bar →
-`BarTracker` (position in the bar).
+mean of their beat and downbeat activations → `BeatHMM` (tempo and phase) → `BarTracker` (position in the bar).
 Beats are *predicted*: the tracker writes ``next_beat_t``, the time of the next beat, and
 raises ``beat`` in the hop that the previous hop predicted the beat to fall in, so
 beat-locked light can be sent ahead of the beat by each output's latency and land on it (see
@@ -29,7 +27,6 @@ import numpy as np
 import numpy.typing as npt
 
 from lumen.analysis.base import AnalysisSpec, HopAnalyzer, HopContext, analyzers
-from lumen.analysis.beat.bar import BarModel, BeatSync, evidence_hops, load_bar_net
 from lumen.analysis.beat.harmony import HarmonicChange
 from lumen.analysis.beat.hmm import BarTracker, BeatHMM
 from lumen.analysis.beat.model import BeatFrontend, StreamingBeatModel, load_ensemble
@@ -47,8 +44,11 @@ QUIET_FLOOR = 0.12
 #: half of it).
 LEVEL_FALL_PER_S = 0.05
 
-#: Hops of downbeat activation remembered (the beat-strength estimate reads the one before last).
-_D_HIST = 3
+#: Hops around a beat searched for its downbeat activation (before, at least after).
+_DOWN_WINDOW = (2, 3)
+#: The harmonic change at a beat compares the whole previous beat with this share of the new
+#: one (chosen on a development set of generated pieces and freedoom's held-out music).
+HARMONY_SHARE = 0.8
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +61,6 @@ class BeatEvent:
 
 
 _MODEL_CACHE: dict[str, StreamingBeatModel] = {}
-_BAR_CACHE: dict[str, BarModel] = {}
 
 
 @analyzers.register("beat")
@@ -97,17 +96,13 @@ class NeuralBeatTracker(HopAnalyzer):
         shared = _MODEL_CACHE["default"]
         self.frontend = BeatFrontend(spec, shared.n_input // 2)
         self.model = shared.fork()  # own recurrent state, shared read-only weights
-        if "default" not in _BAR_CACHE:
-            _BAR_CACHE["default"] = BarModel(load_bar_net()[0])
-        self.bar_model = _BAR_CACHE["default"].fork()
-        self.sync = BeatSync(shared.n_input // 2)
         lo = max(self.tempo_min_bpm, min(spec.tempo_min_bpm, 150.0))
         hi = min(self.tempo_max_bpm, max(spec.tempo_max_bpm, lo + 30.0))
         self.hmm = BeatHMM(self.fps, lo, hi)
         self.bar = BarTracker()
         self.harmony = HarmonicChange(spec.sr, spec.n_fft)
         self.act = self.model.act
-        self._d_hist = np.zeros(_D_HIST)
+        self._d_hist = np.zeros(_DOWN_WINDOW[0] + 1)
         self.reset()
 
     def reset(self) -> None:
@@ -116,8 +111,6 @@ class NeuralBeatTracker(HopAnalyzer):
         self.model.reset()
         self.hmm.reset()
         self.bar.reset()
-        self.bar_model.reset()
-        self.sync.reset()
         self.harmony.reset()
         self._d_hist[:] = 0.0
         self.t_next = 0.0  # predicted time of the next beat (0: none yet)
@@ -127,8 +120,8 @@ class NeuralBeatTracker(HopAnalyzer):
         self.beat_level = 0.0  # slowly falling peak of the beat activation
         self.mean_ema = 0.0
         self.confidence = 0.0
-        self.pending_down = -1  # hops until the bar evidence of the last beat is complete
-        self.p_down = 0.0  # the bar model's chance that the last settled beat started a bar
+        self.pending_down = -1  # hops until the downbeat evidence of the last beat is complete
+        self.down_max = 0.0
         self.event: BeatEvent | None = None
         self.beat_in_bar = 0
         self.heard_hops = 0
@@ -164,12 +157,6 @@ class NeuralBeatTracker(HopAnalyzer):
         self._hint = None
 
     # -- per hop -------------------------------------------------------------------------
-    def _settle_bar(self) -> None:
-        """The last beat's bar evidence is complete: the bar model's verdict and the harmonic change."""
-        self.pending_down = -1
-        self.p_down = self.bar_model.step(self.sync.features())
-        self.bar.observe(self.p_down, self.harmony.change())
-
     _t = 0.0
 
     def process(self, ctx: HopContext, vec: npt.NDArray[np.float64]) -> None:
@@ -214,22 +201,22 @@ class NeuralBeatTracker(HopAnalyzer):
         self._d_hist[:-1] = self._d_hist[1:]
         self._d_hist[-1] = d
         if self.pending_down >= 0:
-            if beat_t == 0.0:
-                self.sync.add(x)
+            self.down_max = max(self.down_max, d)
             self.pending_down -= 1
             if self.pending_down < 0:
-                self._settle_bar()
+                self.bar.observe(self.down_max, self.harmony.change())
         if beat_t > 0.0:
             self.t_last_beat = beat_t
-            if self.pending_down >= 0:  # beats closer than the evidence span: settle the last one now
-                self._settle_bar()
+            if self.pending_down >= 0:  # beats closer than the window: settle the last one now
+                self.bar.observe(self.down_max, self.harmony.change())
             self.harmony.beat()
             self.bar.advance()
             self.beat_in_bar = self.bar.position
-            # The evidence is complete once the new beat's first 0.8 has been heard: its sound
-            # pooled for the bar model, its harmony compared with the whole previous beat.
-            self.sync.beat(x, i)
-            self.pending_down = evidence_hops(i)
+            self.down_max = float(self._d_hist.max())
+            # The evidence is complete once the harmony of the new beat's first HARMONY_SHARE
+            # can be compared with the whole previous beat; the downbeat activation's peak is
+            # taken over the same span (at least the window after the beat).
+            self.pending_down = max(_DOWN_WINDOW[1], int(HARMONY_SHARE * i))
             self.peak_ema += 0.25 * (max(a, float(self._d_hist[-2])) - self.peak_ema)
             self.event = BeatEvent(beat_t, self.beat_in_bar == 0, 60.0 / period)
         self.mean_ema += 0.01 * (a - self.mean_ema)

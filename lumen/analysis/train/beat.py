@@ -64,7 +64,6 @@ from scipy import signal
 
 from lumen.analysis.base import AnalysisSpec
 from lumen.analysis.beat.model import N_INPUT, BeatFrontend, ModelConfig, build_model, member_file
-from lumen.analysis.train.bar import bar_data_file, bar_sequences, load_sequences, save_sequences, train_bar
 from lumen.analysis.train.compose import compose
 from lumen.analysis.train.midi import crop_midi, seconds_to_tick, tick_to_seconds
 from lumen.analysis.train.synth import render_midi
@@ -535,8 +534,6 @@ def _train(
     rng = np.random.default_rng(cfg.seed + 7)
     clips = make_dataset(cfg, workers=workers, progress=(lambda d, n: progress("data", d, n, {})) if progress else None)
     t_data = time.perf_counter() - t0
-    # The bar model trains once every member's data exists (`train_members`): leave this member's share.
-    save_sequences(bar_data_file(out_dir, cfg.member), bar_sequences(clips, cfg.seed))
     val_wad = [c for c in clips if c.kind.startswith("wad-held-out:")]
     val_files = [c for c in clips if c.kind.startswith("files-held-out:")]
     clips = [c for c in clips if not c.kind.startswith(("wad-held-out:", "files-held-out:"))]
@@ -669,37 +666,13 @@ def slowest_first(cfgs: Sequence[BeatTrainConfig]) -> list[int]:
 def train_members(
     cfgs: Sequence[BeatTrainConfig], out_dir: Path, *, jobs: int = 2, workers: int = 2, progress: MemberProgress | None = None
 ) -> list[dict[str, Any]]:
-    """Train several members, ``jobs`` at a time, each in its own process with one torch thread; then the bar model.
+    """Train several members, ``jobs`` at a time, each in its own process with one torch thread.
 
     With ``jobs`` equal to the number of cores, the ensemble trains in about ``1 / jobs`` of the
     time it takes one member after another (see `train_beat`'s ``torch_threads``). The
     ``workers`` data-generation processes are shared out between the jobs. Results are in the
     order of ``cfgs``; a member that fails raises here once the others are done.
-
-    Once the members are trained, the bar model (`lumen.analysis.beat.bar`) trains on the beat
-    sequences of all their downbeat-labelled clips (in the order of ``cfgs``) and is written to
-    ``out_dir`` as ``bar_gru.pt``; its progress is reported as member "bar", stage "train".
     """
-    metas = _train_members(cfgs, out_dir, jobs=jobs, workers=workers, progress=progress)
-    report = (lambda done, total, info: progress("bar", "train", done, total, info)) if progress else None
-    train_bar_stage([cfg.member for cfg in cfgs], out_dir, report)
-    return metas
-
-
-def train_bar_stage(members: Sequence[str], out_dir: Path, progress: Callable[[int, int, dict[str, float]], None] | None = None) -> dict[str, Any]:
-    """Train the bar model on the sequences the ``members`` left in ``out_dir`` (then removed)."""
-    files = [bar_data_file(out_dir, m) for m in members]
-    try:
-        seqs = [s for f in files for s in load_sequences(f)]
-        return train_bar(seqs, out_dir, progress=progress, sources={"members": list(members)})
-    finally:
-        for f in files:
-            f.unlink(missing_ok=True)
-
-
-def _train_members(
-    cfgs: Sequence[BeatTrainConfig], out_dir: Path, *, jobs: int, workers: int, progress: MemberProgress | None
-) -> list[dict[str, Any]]:
     if jobs <= 1 or len(cfgs) <= 1:
         out = []
         for cfg in cfgs:

@@ -155,10 +155,10 @@ def test_override_and_nudge_from_an_external_tempo() -> None:
         tracker.hint(float("nan"))
 
 
-def test_bars_follow_chord_changes_when_the_bar_model_says_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
-    # A kick on every beat, and a chord that changes on every bar line (4/4, 120 bpm). The bar
-    # model's verdict is replaced by the same value on every beat, so only the harmonic change
-    # can tell beat one from the others.
+def test_bars_follow_chord_changes_when_the_downbeat_activation_says_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A kick on every beat, and a chord that changes on every bar line (4/4, 120 bpm). The
+    # network's downbeat output is replaced by the same value on every hop, so only the
+    # harmonic change can tell beat one from the others.
     bpm, seconds, start = 120.0, 32.0, 0.25  # kicks from `start`; a two-beat pickup, then bars
     beat_s = 60.0 / bpm
     n = int(seconds * SR)
@@ -181,7 +181,14 @@ def test_bars_follow_chord_changes_when_the_bar_model_says_nothing(monkeypatch: 
     spec = AnalysisSpec.for_rate(SR)
     an = Analyzer(spec, ("levels", "onset", "beat"))
     tracker = next(a for a in an.chain if isinstance(a, NeuralBeatTracker))
-    monkeypatch.setattr(tracker.bar_model, "step", lambda features: 0.3)
+    step = tracker.model.step
+
+    def flat_downbeat(frame: np.ndarray) -> np.ndarray:
+        act = step(frame)
+        act[1] = 0.3
+        return act
+
+    monkeypatch.setattr(tracker.model, "step", flat_downbeat)
     h = spec.hop_length
     beats, downs = [], []
     for k in range(n // h):
