@@ -18,6 +18,7 @@ APT_PACKAGES=(
   timgm6mb-soundfont musescore-general-soundfont-small # other General MIDI soundfonts (alt_soundfonts): beat member "band" renders with TimGM6mb too
   mma simutrans-data freedink-data                    # band accompaniment grooves and more game MIDI music: training audio of beat candidates "band", "gm2"
   fretsonfire-songs-muldjord                          # recorded songs with beat charts: the held-out recording of benchmarks/beat_accuracy.py
+  pianobooster liquidwar-data crimson pinball-table-hurd-data # MIDI by other hands than any training piece: benchmarks/beat_devset.py's "foreign" group
   qlcplus                                             # a real console: OSC cues in, sACN out
   iproute2 curl procps                                # private network namespaces for multicast tests
 )

@@ -46,6 +46,7 @@ __all__ = [
     "HELD_OUT",
     "MUS_RATE_HZ",
     "WadPiece",
+    "FOREIGN_MIDI_GLOBS",
     "GAME_MIDI_GLOBS",
     "HELD_OUT_FILES",
     "beat_phase_shares",
@@ -69,6 +70,19 @@ HELD_OUT: tuple[str, ...] = ("D_E1M8", "D_E2M8", "D_E3M3", "D_RUNNI2", "D_DDTBL3
 #: game, many styles: swing, blues, marches, rock, ragtime-like, 4/4 and 12/8) and
 #: ``freedink-data``. Neither is part of any evaluation set.
 GAME_MIDI_GLOBS: tuple[str, ...] = ("/usr/share/games/simutrans/music/*.mid", "/usr/share/games/dink/dink/Sound/*.mid")
+
+#: General MIDI files by other hands than any training piece: no lumen model trains on them and
+#: no evaluation set uses them (Debian ``pianobooster``'s lesson pieces, and the game music of
+#: ``liquidwar-data``, ``crimson`` and ``pinball-table-hurd-data``). The development set's
+#: "foreign" group (``benchmarks/beat_devset.py``): the held-out pieces of `HELD_OUT` and
+#: `HELD_OUT_FILES` share composers and styles with training pieces, these do not.
+FOREIGN_MIDI_GLOBS: tuple[str, ...] = (
+    "/usr/share/doc/pianobooster/courses/*/*.mid",
+    "/usr/share/doc/pianobooster/courses/*/*.mid.gz",
+    "/usr/share/games/liquidwar/music/*.mid",
+    "/usr/share/games/crimson/music/*.mid",
+    "/usr/share/games/pinball/*/*.mid",
+)
 
 #: Files (stem names) of `GAME_MIDI_GLOBS` kept out of training to validate on.
 HELD_OUT_FILES: tuple[str, ...] = (
@@ -357,16 +371,18 @@ def find_file_pieces(
 ) -> list[WadPiece]:
     """The usable Standard MIDI Files matching ``globs`` (empty if none is installed), by the
     rules of `find_pieces`, named by file stem, in path order. ``held_out`` returns only the
-    files named in ``held_out_names`` instead of all the others. Unreadable files are skipped."""
+    files named in ``held_out_names`` instead of all the others. Unreadable files are skipped;
+    ``.gz`` files are read decompressed."""
     import glob
+    import gzip
     import os
 
     seen: set[bytes] = set()
     pieces = []
     for path in sorted(p for g in globs for p in glob.glob(g)):
-        with open(path, "rb") as f:
+        with (gzip.open if path.endswith(".gz") else open)(path, "rb") as f:
             midi = f.read()
-        name = os.path.splitext(os.path.basename(path))[0]
+        name = os.path.basename(path).removesuffix(".gz").rsplit(".", 1)[0]
         digest = hashlib.sha1(midi).digest()
         if digest in seen or (name in held_out_names) != held_out:
             continue

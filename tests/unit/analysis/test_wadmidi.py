@@ -195,3 +195,16 @@ def test_midi_files_are_found_filtered_deduplicated_and_held_out_by_name(tmp_pat
     assert [p.name for p in held] == ["b"]
     assert held[0].beats_s[:3] == pytest.approx([0.0, 0.625, 1.25])  # 96 BPM
     assert find_file_pieces((str(tmp_path / "none" / "*.mid"),)) == []
+
+
+def test_gzipped_midi_files_are_read_decompressed_and_named_without_their_suffixes(tmp_path: Path) -> None:
+    import gzip
+
+    notes = [Track(9, 0, [Note(k * 480, 100, 36 if k % 2 else 38, 100) for k in range(80)])]
+    write_midi(str(tmp_path / "plain.mid"), notes, [(0, 100.0)], ppq=480)
+    write_midi(str(tmp_path / "tune.mid"), notes, [(0, 132.0)], ppq=480)
+    (tmp_path / "packed.mid.gz").write_bytes(gzip.compress((tmp_path / "tune.mid").read_bytes()))
+    (tmp_path / "tune.mid").unlink()
+    pieces = find_file_pieces((str(tmp_path / "*.mid"), str(tmp_path / "*.mid.gz")), held_out_names=())
+    assert [p.name for p in pieces] == ["packed", "plain"]  # in path order
+    assert np.diff(pieces[0].beats_s[:2])[0] == pytest.approx(60.0 / 132.0, abs=1e-5)  # tempo in whole µs per quarter
