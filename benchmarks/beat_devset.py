@@ -4,7 +4,9 @@ Builds (once, cached in ``--dir``) 30 s clips with exact beats that no shipped m
 generated General MIDI pieces (``lumen.analysis.train.compose``, seed 90210, all styles, rubato
 and ramps included) rendered with FluidR3, excerpts of freedoom's and the other games' *held-out*
 pieces (by the composers of training pieces), and excerpts of "foreign" pieces by other hands
-than any training piece (``FOREIGN_MIDI_GLOBS``: lesson pieces and other games' music). For each
+than any training piece (``FOREIGN_MIDI_GLOBS``: lesson pieces and other games' music), and generated
+pieces that anticipate their bar lines (``compose(push=1)``: the chord change, bass and crash an
+eighth before beat one), which no training piece does. For each
 clip it runs the live chain once and caches the ensemble's activations; each tracker variant then
 replays those activations through the tracker (the frontend and model are not re-run), so a
 variant costs about 30 s. Scores: beat F, downbeat F and tempo Acc2, per group, exactly as
@@ -48,21 +50,34 @@ CLIP_S = 30.0
 CHAIN = ("levels", "onset", "beat")
 
 
-def _build_one(job: tuple[str, int, int, int, int, str]) -> str:
+def _build_one(job: tuple[str, int, int, int, int, int, str]) -> str:
     from lumen.analysis.train.beat import _excerpt, _file_pieces, _wad_excerpt, find_soundfont
     from lumen.analysis.train.compose import compose
     from lumen.analysis.train.synth import render_midi
 
-    out_dir, i, n_gen, n_wad, n_files, key = job
+    out_dir, i, n_gen, n_wad, n_files, n_foreign, key = job
     foreign = i - (n_gen + n_wad + n_files)
-    # What clip i is depends on the group sizes before it; a foreign clip is numbered in its own group.
-    path = os.path.join(out_dir, f"foreign-{foreign:03d}.npz" if foreign >= 0 else f"{i:03d}-{n_gen}-{n_wad}.npz")
+    pushed = foreign - n_foreign
+    # What clip i is depends on the group sizes before it; foreign and pushed clips are numbered in their own groups.
+    if pushed >= 0:
+        path = os.path.join(out_dir, f"pushed-{pushed:03d}.npz")
+    elif foreign >= 0:
+        path = os.path.join(out_dir, f"foreign-{foreign:03d}.npz")
+    else:
+        path = os.path.join(out_dir, f"{i:03d}-{n_gen}-{n_wad}.npz")
     if os.path.exists(path):
         with np.load(path) as z:
             if "key" in z.files and str(z["key"]) == key:
                 return path
     sf2 = find_soundfont()
-    if i < n_gen:
+    if pushed >= 0:
+        piece = compose(np.random.default_rng([SEED, 0x9054, pushed]), CLIP_S, push=1.0)
+        with tempfile.TemporaryDirectory(prefix="lumen-dev-") as tmp:
+            mid = os.path.join(tmp, "piece.mid")
+            piece.write(mid)
+            audio = render_midi(mid, 22050, sf2, max_s=CLIP_S)
+        sr, beats, downs, kind = 22050, piece.beats_s, piece.downbeats_s, f"pushed:{piece.style}"
+    elif i < n_gen:
         piece = compose(np.random.default_rng([SEED, i]), CLIP_S)
         with tempfile.TemporaryDirectory(prefix="lumen-dev-") as tmp:
             mid = os.path.join(tmp, "piece.mid")
@@ -92,7 +107,7 @@ def foreign_pieces() -> list[Any]:
     return find_file_pieces(FOREIGN_MIDI_GLOBS, held_out_names=())
 
 
-def build(out_dir: str, n_gen: int, n_wad: int, n_files: int = 0, n_foreign: int = 0) -> list[dict[str, Any]]:
+def build(out_dir: str, n_gen: int, n_wad: int, n_files: int = 0, n_foreign: int = 0, n_pushed: int = 0) -> list[dict[str, Any]]:
     """The clips (built and cached on first use; activations recomputed when the model changes)."""
     os.makedirs(out_dir, exist_ok=True)
     if n_foreign and not foreign_pieces():
@@ -100,7 +115,7 @@ def build(out_dir: str, n_gen: int, n_wad: int, n_files: int = 0, n_foreign: int
         n_foreign = 0
     # The cached activations belong to these weights and this version of the model code.
     key = weights_line(*beat_model.member_files()).strip() + " " + hashlib.sha256(Path(beat_model.__file__).read_bytes()).hexdigest()[:12]
-    jobs = [(out_dir, i, n_gen, n_wad, n_files, key) for i in range(n_gen + n_wad + n_files + n_foreign)]
+    jobs = [(out_dir, i, n_gen, n_wad, n_files, n_foreign, key) for i in range(n_gen + n_wad + n_files + n_foreign + n_pushed)]
     with ProcessPoolExecutor(2) as pool:
         paths = list(pool.map(_build_one, jobs))
     clips = []
@@ -162,18 +177,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--wad", type=int, default=30, help="excerpts of freedoom's held-out pieces")
     ap.add_argument("--files", type=int, default=24, help="excerpts of the other games' held-out MIDI files")
     ap.add_argument("--foreign", type=int, default=24, help="excerpts of pieces by other hands than any training piece")
+    ap.add_argument("--pushed", type=int, default=30, help="generated pieces that anticipate their bar lines (compose(push=1))")
     ap.add_argument("--variant", action="append", default=[], help='name={"hmm": {...}, "bar": {...}, "tracker": {...}}')
-    ap.add_argument("--quick", action="store_true", help="smoke pass: 6 generated pieces and 3 + 3 + 3 excerpts")
+    ap.add_argument("--quick", action="store_true", help="smoke pass: 6 generated pieces, 3 + 3 + 3 excerpts, 3 pushed pieces")
     ap.add_argument("--no-record", action="store_true", help="print only, do not append to RESULTS.md")
     args = ap.parse_args(argv)
-    n_gen, n_wad, n_files, n_foreign = (6, 3, 3, 3) if args.quick else (args.generated, args.wad, args.files, args.foreign)
-    clips = build(args.dir, n_gen, n_wad, n_files, n_foreign)
+    n_gen, n_wad, n_files, n_foreign, n_pushed = (6, 3, 3, 3, 3) if args.quick else (args.generated, args.wad, args.files, args.foreign, args.pushed)
+    clips = build(args.dir, n_gen, n_wad, n_files, n_foreign, n_pushed)
     n_foreign = sum(str(c["kind"]).startswith("foreign:") for c in clips)
     variants: list[tuple[str, dict[str, Any]]] = [("shipped", {})]
     for v in args.variant:
         name, _, spec = v.partition("=")
         variants.append((name, json.loads(spec)))
-    groups = ["all", "generated", "wad-held-out", "files-held-out", "foreign"]
+    groups = ["all", "generated", "wad-held-out", "files-held-out", "foreign", "pushed"]
     rows = []
     for name, spec in variants:
         s = score(clips, spec.get("hmm", {}), spec.get("bar", {}), spec.get("tracker", {}))
@@ -184,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{weights_line(*beat_model.member_files()).strip()}\n\n"
         f"Development set: {n_gen} generated pieces (seed {SEED}), {n_wad} excerpts of freedoom's held-out music and "
         f"{n_files} of the other games' held-out MIDI files, {n_foreign} of pieces by other hands than any training piece "
-        f"(`FOREIGN_MIDI_GLOBS`), "
+        f"(`FOREIGN_MIDI_GLOBS`), {n_pushed} generated pieces that anticipate their bar lines (seed {SEED}, `compose(push=1)`), "
         f"{CLIP_S:.0f} s each, the ensemble's cached activations replayed through each tracker variant:\n\n"
         + table(headers, rows)
     )

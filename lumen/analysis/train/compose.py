@@ -240,7 +240,7 @@ def _fill(rng: np.random.Generator, meter: int) -> list[tuple[float, int, float]
     return hits
 
 
-def compose(rng: np.random.Generator, duration_s: float = 30.0, *, style: str | None = None) -> Piece:
+def compose(rng: np.random.Generator, duration_s: float = 30.0, *, style: str | None = None, push: float = 0.0) -> Piece:
     """A random piece of about ``duration_s`` seconds, with its beat labels.
 
     Parameters
@@ -249,6 +249,12 @@ def compose(rng: np.random.Generator, duration_s: float = 30.0, *, style: str | 
     duration_s : float, s
     style : str, optional
         One of `STYLES`; random when None.
+    push : float, 0..1
+        Probability that the piece anticipates its bar lines: where a chord changes on a bar
+        line, bass, comping, pad and crash come an eighth early (on the "and" of the last beat,
+        swung when the piece swings), as blues, boogie, swing and pop arrangements often do.
+        The labels stay on the bar line. 0 (the default) draws nothing, so pieces without it
+        are the same as before it existed.
     """
     st = style or str(rng.choice(STYLES, p=_STYLE_P))
     meter_p = {
@@ -334,6 +340,8 @@ def compose(rng: np.random.Generator, duration_s: float = 30.0, *, style: str | 
 
     base_vel = rng.uniform(60, 100)
     lead_deg = int(rng.integers(7, 12))
+    pushes = push > 0.0 and rng.random() < push
+    ant = 1.0 - sw  # an eighth before the beat (a swung eighth when the piece swings)
     for bar in range(n_bars):
         b0 = bar * meter - pickup
         phrase_pos = bar % 8
@@ -347,18 +355,21 @@ def compose(rng: np.random.Generator, duration_s: float = 30.0, *, style: str | 
             root = 36 + key + scale[deg % 7] if key + scale[deg % 7] < 8 else 24 + key + scale[deg % 7]
             triad = [_scale_pitch(scale, 48 + key, deg + k) for k in (0, 2, 4)]
             acc = 1.15 if beat_in_bar == 0 else (1.0 if beat_in_bar % 2 == 0 else 0.9)
+            # The first note of this beat, early when the bar line's chord change is anticipated.
+            on = beat - ant if pushes and beat_in_bar == 0 and beat % chord_beats == 0 and beat > 0 else float(beat)
+            extra = beat - on
             # bass
             if has_bass:
                 v = dyn * acc
                 if bass_pattern == "roots":
-                    wr.note(bass, beat, 0.9, root, v)
+                    wr.note(bass, on, 0.9 + extra, root, v)
                 elif bass_pattern == "root5":
-                    wr.note(bass, beat, 0.9, root if beat_in_bar % 2 == 0 else root + 7, v)
+                    wr.note(bass, on, 0.9 + extra, root if beat_in_bar % 2 == 0 else root + 7, v)
                 elif bass_pattern == "eighths":
-                    wr.note(bass, beat, 0.45, root, v)
+                    wr.note(bass, on, 0.45 + extra, root, v)
                     wr.note(bass, beat + sw, 0.4, root + (12 if rng.random() < 0.3 else 0), v * 0.8)
                 elif bass_pattern == "walking":
-                    wr.note(bass, beat, 0.9, root + int(rng.choice([0, 2, 4, 5, 7, -1, -2])) if beat_in_bar else root, v)
+                    wr.note(bass, on, 0.9 + extra, root + int(rng.choice([0, 2, 4, 5, 7, -1, -2])) if beat_in_bar else root, v)
                 elif bass_pattern == "boogie":
                     step = (0, 4, 7, 9, 10, 9, 7, 4)[(beat_in_bar * 2) % 8]
                     wr.note(bass, beat, 0.45, root + step, v)
@@ -370,16 +381,16 @@ def compose(rng: np.random.Generator, duration_s: float = 30.0, *, style: str | 
                     elif rng.random() < 0.5:
                         wr.note(bass, beat + 0.5, 0.4, root + 7, v * 0.75)
                 elif beat_in_bar == 0:
-                    wr.note(bass, beat, meter * 0.95, root, v)
+                    wr.note(bass, on, meter * 0.95 + extra, root, v)
             # comping
             cv = dyn * acc * 0.85
             if comp_pattern in ("block", "sustain"):
                 if beat % chord_beats == 0:
                     for p in triad:
-                        wr.note(comp, beat, chord_beats * 0.95 if comp_pattern == "sustain" else 1.5, p, cv)
+                        wr.note(comp, on, (chord_beats * 0.95 if comp_pattern == "sustain" else 1.5) + extra, p, cv)
             elif comp_pattern == "beats":
                 for p in triad:
-                    wr.note(comp, beat, 0.5, p, cv)
+                    wr.note(comp, on, 0.5 + extra, p, cv)
             elif comp_pattern == "offbeat":
                 for p in triad:
                     wr.note(comp, beat + sw, 0.3, p, cv * 0.9)
@@ -413,8 +424,9 @@ def compose(rng: np.random.Generator, duration_s: float = 30.0, *, style: str | 
                 pos += counter_div
         if has_pad and (bar * meter) % chord_beats == 0:
             deg0 = prog[((bar * meter - pickup) // chord_beats) % len(prog)]
+            early = ant if pushes and b0 > 0 else 0.0
             for k in (0, 2, 4):
-                wr.note(pad, b0 + 0.02, chord_beats * 0.98, _scale_pitch(scale, 60 + key, deg0 + k), dyn * 0.6)
+                wr.note(pad, b0 + 0.02 - early, chord_beats * 0.98 + early, _scale_pitch(scale, 60 + key, deg0 + k), dyn * 0.6)
         # melody: phrases of cells, with rests
         if has_lead and bar >= intro_bars and rng.random() < 0.8:
             pos = 0.0
@@ -444,7 +456,7 @@ def compose(rng: np.random.Generator, duration_s: float = 30.0, *, style: str | 
             for pos, key_, vel in hits:
                 wr.note(drums, b0 + pos, 0.1, key_, vel * dyn / 80.0)
             if phrase_pos == 0 and (bar == intro_bars or rng.random() < 0.4):
-                wr.note(drums, b0, 1.0, CRASH, 100)
+                wr.note(drums, b0 - (ant if pushes and b0 > 0 else 0.0), 1.0, CRASH, 100)
     parts = ((bass, has_bass), (comp, True), (lead, has_lead), (counter, has_counter), (pad, has_pad), (drums, drums_on))
     tracks = [t for t, on in parts if on and t.notes]
     # Labels: every quarter tick, bars counted from the pickup.
@@ -455,7 +467,7 @@ def compose(rng: np.random.Generator, duration_s: float = 30.0, *, style: str | 
     is_down = ((np.arange(n_beats) + pickup) % meter == 0)[keep]
     return Piece(
         style=st, meter=meter, tracks=tracks, tempo=tempo, beats_s=beats_s, downbeats_s=beats_s[is_down], duration_s=duration_s,
-        info={"bpm": bpm, "tempo_kind": tk, "swing": swing, "jitter_ms": jitter_ms, "minor": minor, "key": key},
+        info={"bpm": bpm, "tempo_kind": tk, "swing": swing, "jitter_ms": jitter_ms, "minor": minor, "key": key, "push": pushes},
     )
 
 

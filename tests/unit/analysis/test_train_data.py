@@ -35,6 +35,23 @@ def test_composed_pieces_have_consistent_labels(style: str) -> None:
     assert piece.tracks and all(t.notes for t in piece.tracks)
 
 
+def test_a_pushed_piece_anticipates_its_bar_lines_and_keeps_its_labels() -> None:
+    plain = compose(np.random.default_rng(11), 20.0, style="rock")
+    pushed = compose(np.random.default_rng(11), 20.0, style="rock", push=1.0)
+    assert pushed.info["push"] and not plain.info.get("push")
+    np.testing.assert_array_equal(pushed.beats_s, plain.beats_s)  # the labels stay on the grid
+    np.testing.assert_array_equal(pushed.downbeats_s, plain.downbeats_s)
+    bass = next(t for t in pushed.tracks if t.channel == 1)
+    onsets = np.array([n.tick for n in bass.notes]) / PPQ  # quarter notes
+    sw = 0.5 + pushed.info["swing"] / 6.0  # where the (swung) eighth after a beat falls
+    early = np.isclose(onsets % 1.0, sw, atol=0.08)
+    assert early.any()  # some bass notes come an eighth before a beat...
+    lands = (onsets[early] + 1.0 - sw) % pushed.meter
+    assert np.all(np.minimum(lands, pushed.meter - lands) < 0.1)  # ...and only before bar lines
+    plain_bass = next(t for t in plain.tracks if t.channel == 1)
+    assert not np.isclose(np.array([n.tick for n in plain_bass.notes]) / PPQ % 1.0, sw, atol=0.08).any()
+
+
 def test_targets_mark_the_hop_of_each_beat_and_its_neighbours() -> None:
     y = _targets(100, 100.0, np.array([0.105, 0.5]), np.array([0.5]))
     assert y.dtype == np.float16
