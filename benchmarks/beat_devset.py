@@ -6,7 +6,8 @@ and ramps included) rendered with FluidR3, excerpts of freedoom's and the other 
 pieces (by the composers of training pieces), and excerpts of "foreign" pieces by other hands
 than any training piece (``FOREIGN_MIDI_GLOBS``: lesson pieces and other games' music), and generated
 pieces that anticipate their bar lines (``compose(push=1)``: the chord change, bass and crash an
-eighth before beat one), which no training piece does. For each
+eighth before beat one), which no training piece does, and "openings": the first 30 s of every
+held-out and foreign piece, as the evaluation's files are the openings of their pieces. For each
 clip it runs the live chain once and caches the ensemble's activations; each tracker variant then
 replays those activations through the tracker (the frontend and model are not re-run), so a
 variant costs about 30 s. Scores: beat F, downbeat F and tempo Acc2, per group, exactly as
@@ -50,50 +51,51 @@ CLIP_S = 30.0
 CHAIN = ("levels", "onset", "beat")
 
 
-def _build_one(job: tuple[str, int, int, int, int, int, str]) -> str:
-    from lumen.analysis.train.beat import _excerpt, _file_pieces, _wad_excerpt, find_soundfont
-    from lumen.analysis.train.compose import compose
+def _render_generated(piece: Any, sf2: str) -> np.ndarray:
     from lumen.analysis.train.synth import render_midi
 
-    out_dir, i, n_gen, n_wad, n_files, n_foreign, key = job
-    foreign = i - (n_gen + n_wad + n_files)
-    pushed = foreign - n_foreign
-    # What clip i is depends on the group sizes before it; foreign and pushed clips are numbered in their own groups.
-    if pushed >= 0:
-        path = os.path.join(out_dir, f"pushed-{pushed:03d}.npz")
-    elif foreign >= 0:
-        path = os.path.join(out_dir, f"foreign-{foreign:03d}.npz")
-    else:
-        path = os.path.join(out_dir, f"{i:03d}-{n_gen}-{n_wad}.npz")
+    with tempfile.TemporaryDirectory(prefix="lumen-dev-") as tmp:
+        mid = os.path.join(tmp, "piece.mid")
+        piece.write(mid)
+        return np.asarray(render_midi(mid, 22050, sf2, max_s=CLIP_S))
+
+
+def _build_one(job: tuple[str, str, int, int, int, str]) -> str:
+    """Clip ``k`` of ``group`` (built, its activations computed, cached); returns its path."""
+    from lumen.analysis.train.beat import _excerpt, _file_pieces, _wad_excerpt, find_soundfont
+    from lumen.analysis.train.compose import compose
+
+    out_dir, group, k, n_gen, n_wad, key = job
+    # The first three groups keep their original numbering (clip i of the set, named with the sizes before it).
+    i = {"generated": k, "wad": n_gen + k, "files": n_gen + n_wad + k}.get(group, -1)
+    path = os.path.join(out_dir, f"{i:03d}-{n_gen}-{n_wad}.npz" if i >= 0 else f"{group}-{k:03d}.npz")
     if os.path.exists(path):
         with np.load(path) as z:
             if "key" in z.files and str(z["key"]) == key:
                 return path
     sf2 = find_soundfont()
-    if pushed >= 0:
-        piece = compose(np.random.default_rng([SEED, 0x9054, pushed]), CLIP_S, push=1.0)
-        with tempfile.TemporaryDirectory(prefix="lumen-dev-") as tmp:
-            mid = os.path.join(tmp, "piece.mid")
-            piece.write(mid)
-            audio = render_midi(mid, 22050, sf2, max_s=CLIP_S)
-        sr, beats, downs, kind = 22050, piece.beats_s, piece.downbeats_s, f"pushed:{piece.style}"
-    elif i < n_gen:
-        piece = compose(np.random.default_rng([SEED, i]), CLIP_S)
-        with tempfile.TemporaryDirectory(prefix="lumen-dev-") as tmp:
-            mid = os.path.join(tmp, "piece.mid")
-            piece.write(mid)
-            audio = render_midi(mid, 22050, sf2, max_s=CLIP_S)
-        sr, beats, downs, kind = 22050, piece.beats_s, piece.downbeats_s, f"generated:{piece.style}"
-    elif i < n_gen + n_wad:
-        audio, sr, beats, downs, kind = _wad_excerpt(np.random.default_rng([SEED, 0x5AD, i]), i - n_gen, CLIP_S, sf2, True)
-    elif foreign >= 0:
-        pieces = foreign_pieces()
-        piece = pieces[foreign % len(pieces)]
-        audio, sr, beats, downs, kind = _excerpt(np.random.default_rng([SEED, 0xF0E1, foreign]), piece, CLIP_S, sf2, f"foreign:{piece.name}")
-    else:
+    if group == "generated":
+        piece = compose(np.random.default_rng([SEED, k]), CLIP_S)
+        audio, sr, beats, downs, kind = _render_generated(piece, sf2), 22050, piece.beats_s, piece.downbeats_s, f"generated:{piece.style}"
+    elif group == "pushed":
+        piece = compose(np.random.default_rng([SEED, 0x9054, k]), CLIP_S, push=1.0)
+        audio, sr, beats, downs, kind = _render_generated(piece, sf2), 22050, piece.beats_s, piece.downbeats_s, f"pushed:{piece.style}"
+    elif group == "wad":
+        audio, sr, beats, downs, kind = _wad_excerpt(np.random.default_rng([SEED, 0x5AD, i]), k, CLIP_S, sf2, True)
+    elif group == "files":
         pieces = _file_pieces(held_out=True)
-        piece = pieces[(i - n_gen - n_wad) % len(pieces)]
+        piece = pieces[k % len(pieces)]
         audio, sr, beats, downs, kind = _excerpt(np.random.default_rng([SEED, 0xF11E, i]), piece, CLIP_S, sf2, f"files-held-out:{piece.name}")
+    elif group == "foreign":
+        pieces = foreign_pieces()
+        piece = pieces[k % len(pieces)]
+        audio, sr, beats, downs, kind = _excerpt(np.random.default_rng([SEED, 0xF0E1, k]), piece, CLIP_S, sf2, f"foreign:{piece.name}")
+    else:  # openings: the first 30 s of the held-out and foreign pieces, as the evaluation's files are
+        pieces = opening_pieces()
+        piece = pieces[k % len(pieces)]
+        audio, sr, beats, downs, kind = _excerpt(
+            np.random.default_rng([SEED, 0x0BE, k]), piece, CLIP_S, sf2, f"openings:{piece.name}", opening=True
+        )
     audio = audio[: int(CLIP_S * sr)]
     act = analyze_signal(audio, sr, CHAIN).activations
     np.savez(path, audio=audio, sr=sr, beats=beats[beats < CLIP_S], downs=downs[downs < CLIP_S], kind=kind, act=act, key=key)
@@ -107,15 +109,27 @@ def foreign_pieces() -> list[Any]:
     return find_file_pieces(FOREIGN_MIDI_GLOBS, held_out_names=())
 
 
-def build(out_dir: str, n_gen: int, n_wad: int, n_files: int = 0, n_foreign: int = 0, n_pushed: int = 0) -> list[dict[str, Any]]:
+def opening_pieces() -> list[Any]:
+    """Every held-out and foreign piece, each once (the "openings" group cycles through them)."""
+    from lumen.analysis.train.beat import _file_pieces, _wad_pieces
+
+    return [*_wad_pieces(held_out=True), *_file_pieces(held_out=True), *foreign_pieces()]
+
+
+def build(
+    out_dir: str, n_gen: int, n_wad: int, n_files: int = 0, n_foreign: int = 0, n_pushed: int = 0, n_openings: int = 0
+) -> list[dict[str, Any]]:
     """The clips (built and cached on first use; activations recomputed when the model changes)."""
     os.makedirs(out_dir, exist_ok=True)
     if n_foreign and not foreign_pieces():
         print("(no foreign pieces: install pianobooster, liquidwar-data, crimson and pinball-table-hurd-data)")
         n_foreign = 0
+    if n_openings and not opening_pieces():
+        n_openings = 0
     # The cached activations belong to these weights and this version of the model code.
     key = weights_line(*beat_model.member_files()).strip() + " " + hashlib.sha256(Path(beat_model.__file__).read_bytes()).hexdigest()[:12]
-    jobs = [(out_dir, i, n_gen, n_wad, n_files, n_foreign, key) for i in range(n_gen + n_wad + n_files + n_foreign + n_pushed)]
+    sizes = {"generated": n_gen, "wad": n_wad, "files": n_files, "foreign": n_foreign, "pushed": n_pushed, "openings": n_openings}
+    jobs = [(out_dir, g, k, n_gen, n_wad, key) for g, n in sizes.items() for k in range(n)]
     with ProcessPoolExecutor(2) as pool:
         paths = list(pool.map(_build_one, jobs))
     clips = []
@@ -178,18 +192,21 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--files", type=int, default=24, help="excerpts of the other games' held-out MIDI files")
     ap.add_argument("--foreign", type=int, default=24, help="excerpts of pieces by other hands than any training piece")
     ap.add_argument("--pushed", type=int, default=30, help="generated pieces that anticipate their bar lines (compose(push=1))")
+    ap.add_argument("--openings", type=int, default=24, help="the first 30 s of the held-out and foreign pieces")
     ap.add_argument("--variant", action="append", default=[], help='name={"hmm": {...}, "bar": {...}, "tracker": {...}}')
-    ap.add_argument("--quick", action="store_true", help="smoke pass: 6 generated pieces, 3 + 3 + 3 excerpts, 3 pushed pieces")
+    ap.add_argument("--quick", action="store_true", help="smoke pass: 6 generated pieces, 3 + 3 + 3 excerpts, 3 pushed pieces, 3 openings")
     ap.add_argument("--no-record", action="store_true", help="print only, do not append to RESULTS.md")
     args = ap.parse_args(argv)
-    n_gen, n_wad, n_files, n_foreign, n_pushed = (6, 3, 3, 3, 3) if args.quick else (args.generated, args.wad, args.files, args.foreign, args.pushed)
-    clips = build(args.dir, n_gen, n_wad, n_files, n_foreign, n_pushed)
+    sizes = (6, 3, 3, 3, 3, 3) if args.quick else (args.generated, args.wad, args.files, args.foreign, args.pushed, args.openings)
+    n_gen, n_wad, n_files, _, n_pushed, _ = sizes
+    clips = build(args.dir, *sizes)
+    n_openings = sum(str(c["kind"]).startswith("openings:") for c in clips)
     n_foreign = sum(str(c["kind"]).startswith("foreign:") for c in clips)
     variants: list[tuple[str, dict[str, Any]]] = [("shipped", {})]
     for v in args.variant:
         name, _, spec = v.partition("=")
         variants.append((name, json.loads(spec)))
-    groups = ["all", "generated", "wad-held-out", "files-held-out", "foreign", "pushed"]
+    groups = ["all", "generated", "wad-held-out", "files-held-out", "foreign", "pushed", "openings"]
     rows = []
     for name, spec in variants:
         s = score(clips, spec.get("hmm", {}), spec.get("bar", {}), spec.get("tracker", {}))
@@ -201,6 +218,7 @@ def main(argv: list[str] | None = None) -> int:
         f"Development set: {n_gen} generated pieces (seed {SEED}), {n_wad} excerpts of freedoom's held-out music and "
         f"{n_files} of the other games' held-out MIDI files, {n_foreign} of pieces by other hands than any training piece "
         f"(`FOREIGN_MIDI_GLOBS`), {n_pushed} generated pieces that anticipate their bar lines (seed {SEED}, `compose(push=1)`), "
+        f"{n_openings} openings (the first 30 s of the held-out and foreign pieces), "
         f"{CLIP_S:.0f} s each, the ensemble's cached activations replayed through each tracker variant:\n\n"
         + table(headers, rows)
     )

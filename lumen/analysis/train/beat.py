@@ -202,16 +202,20 @@ def _wad_excerpt(
 
 
 def _excerpt(
-    rng: np.random.Generator, piece: Any, clip_s: float, sf2: str, kind: str
+    rng: np.random.Generator, piece: Any, clip_s: float, sf2: str, kind: str, *, opening: bool = False
 ) -> tuple[npt.NDArray[np.float32], int, npt.NDArray[np.float64], npt.NDArray[np.float64], str]:
     """A rendered excerpt of a labelled MIDI piece (`lumen.analysis.train.wadmidi.WadPiece`), half
-    of them at a random tempo: ``(audio, sr, beats_s, downbeats_s, kind)``."""
+    of them at a random tempo: ``(audio, sr, beats_s, downbeats_s, kind)``. ``opening``: always
+    the piece's first ``clip_s``."""
     t = piece.timing
     scale = float(np.exp(rng.uniform(np.log(0.8), np.log(1.25)))) if rng.random() < 0.5 else 1.0
     tempo = [(tick, bpm * scale) for tick, bpm in t.tempo]
     dur_s = piece.duration_s / scale
     # Some excerpts open the piece (intros, pickups); the rest start anywhere.
-    start_s = 0.0 if rng.random() < 0.15 else float(rng.uniform(0.0, max(0.0, dur_s - clip_s)))
+    if opening:
+        start_s = 0.0
+    else:
+        start_s = 0.0 if rng.random() < 0.15 else float(rng.uniform(0.0, max(0.0, dur_s - clip_s)))
     t0 = seconds_to_tick(start_s, tempo, ppq=t.ppq)
     t1 = seconds_to_tick(start_s + clip_s, tempo, ppq=t.ppq) + 1
     start_s = float(tick_to_seconds([t0], tempo, ppq=t.ppq)[0])
