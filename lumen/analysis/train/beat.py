@@ -212,10 +212,7 @@ def _excerpt(
     tempo = [(tick, bpm * scale) for tick, bpm in t.tempo]
     dur_s = piece.duration_s / scale
     # Some excerpts open the piece (intros, pickups); the rest start anywhere.
-    if opening:
-        start_s = 0.0
-    else:
-        start_s = 0.0 if rng.random() < 0.15 else float(rng.uniform(0.0, max(0.0, dur_s - clip_s)))
+    start_s = 0.0 if opening or rng.random() < 0.15 else float(rng.uniform(0.0, max(0.0, dur_s - clip_s)))
     t0 = seconds_to_tick(start_s, tempo, ppq=t.ppq)
     t1 = seconds_to_tick(start_s + clip_s, tempo, ppq=t.ppq) + 1
     start_s = float(tick_to_seconds([t0], tempo, ppq=t.ppq)[0])

@@ -341,9 +341,11 @@ def compose(rng: np.random.Generator, duration_s: float = 30.0, *, style: str | 
     base_vel = rng.uniform(60, 100)
     lead_deg = int(rng.integers(7, 12))
     pushes = push > 0.0 and rng.random() < push
-    ant = 1.0 - sw  # an eighth before the beat (a swung eighth when the piece swings)
     for bar in range(n_bars):
         b0 = bar * meter - pickup
+        # How early this bar line's notes come: an eighth (swung when the piece swings) where a
+        # pushing piece changes chord on it, else not at all.
+        early = 1.0 - sw if pushes and b0 > 0 and b0 % chord_beats == 0 else 0.0
         phrase_pos = bar % 8
         dyn = base_vel * (1.0 + 0.2 * np.sin(2 * np.pi * bar / rng.uniform(6, 16)))
         for beat_in_bar in range(meter):
@@ -355,9 +357,9 @@ def compose(rng: np.random.Generator, duration_s: float = 30.0, *, style: str | 
             root = 36 + key + scale[deg % 7] if key + scale[deg % 7] < 8 else 24 + key + scale[deg % 7]
             triad = [_scale_pitch(scale, 48 + key, deg + k) for k in (0, 2, 4)]
             acc = 1.15 if beat_in_bar == 0 else (1.0 if beat_in_bar % 2 == 0 else 0.9)
-            # The first note of this beat, early when the bar line's chord change is anticipated.
-            on = beat - ant if pushes and beat_in_bar == 0 and beat % chord_beats == 0 and beat > 0 else float(beat)
-            extra = beat - on
+            # The first note of this beat, early on an anticipated bar line.
+            extra = early if beat_in_bar == 0 else 0.0
+            on = beat - extra
             # bass
             if has_bass:
                 v = dyn * acc
@@ -424,7 +426,6 @@ def compose(rng: np.random.Generator, duration_s: float = 30.0, *, style: str | 
                 pos += counter_div
         if has_pad and (bar * meter) % chord_beats == 0:
             deg0 = prog[((bar * meter - pickup) // chord_beats) % len(prog)]
-            early = ant if pushes and b0 > 0 else 0.0
             for k in (0, 2, 4):
                 wr.note(pad, b0 + 0.02 - early, chord_beats * 0.98 + early, _scale_pitch(scale, 60 + key, deg0 + k), dyn * 0.6)
         # melody: phrases of cells, with rests
@@ -456,7 +457,7 @@ def compose(rng: np.random.Generator, duration_s: float = 30.0, *, style: str | 
             for pos, key_, vel in hits:
                 wr.note(drums, b0 + pos, 0.1, key_, vel * dyn / 80.0)
             if phrase_pos == 0 and (bar == intro_bars or rng.random() < 0.4):
-                wr.note(drums, b0 - (ant if pushes and b0 > 0 else 0.0), 1.0, CRASH, 100)
+                wr.note(drums, b0 - early, 1.0, CRASH, 100)
     parts = ((bass, has_bass), (comp, True), (lead, has_lead), (counter, has_counter), (pad, has_pad), (drums, drums_on))
     tracks = [t for t, on in parts if on and t.notes]
     # Labels: every quarter tick, bars counted from the pickup.
