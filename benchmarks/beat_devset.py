@@ -15,7 +15,9 @@ variant costs about 30 s. Scores: beat F, downbeat F and tempo Acc2, per group, 
 
 Variants are JSON: ``--variant 'name={"hmm": {...BeatHMM kwargs}, "bar": {...BarTracker
 kwargs}, "tracker": {...NeuralBeatTracker class attributes}}'``. The shipped tracker is always
-the first row. Choose on this set; evaluate the choice
+the first row ("shipped tracker"). ``--weights DIR`` scores another ensemble (a folder as ``beat_accuracy.py --weights``
+takes it, e.g. from ``lumen train beat --out DIR``) in place of the shipped one: its activations are
+computed once per clip and cached beside the clip. Choose on this set; evaluate the choice
 once with ``beat_accuracy.py``.
 """
 
@@ -65,6 +67,13 @@ def _build_one(job: tuple[str, str, int, int, int, str]) -> str:
         with np.load(path) as z:
             if "key" in z.files and str(z["key"]) == key:
                 return path
+            if "key" in z.files and "act" in z.files:
+                # A clip built for other weights (the shipped ones, or another --weights folder):
+                # keep its audio and keep these weights' activations beside it.
+                side = _acts_path(path, key)
+                if not os.path.exists(side):
+                    np.save(side, analyze_signal(z["audio"], int(z["sr"]), CHAIN).activations)
+                return path
     sf2 = find_soundfont()
     if group in ("generated", "pushed"):
         pushed = group == "pushed"
@@ -96,6 +105,11 @@ def _build_one(job: tuple[str, str, int, int, int, str]) -> str:
     return path
 
 
+def _acts_path(path: str, key: str) -> str:
+    """Where the activations of the weights named by ``key`` live for the clip at ``path`` when they are not its own."""
+    return f"{path[:-4]}.act-{hashlib.sha256(key.encode()).hexdigest()[:12]}.npy"
+
+
 def foreign_pieces() -> list[Any]:
     """The usable pieces of `FOREIGN_MIDI_GLOBS` (empty when their Debian packages are not installed)."""
     from lumen.analysis.train.wadmidi import FOREIGN_MIDI_GLOBS, find_file_pieces
@@ -113,7 +127,12 @@ def opening_pieces() -> list[Any]:
 def build(
     out_dir: str, n_gen: int, n_wad: int, n_files: int = 0, n_foreign: int = 0, n_pushed: int = 0, n_openings: int = 0
 ) -> list[dict[str, Any]]:
-    """The clips (built and cached on first use; activations recomputed when the model changes)."""
+    """The clips (built and cached on first use), with the activations of the ensemble in `beat_model.WEIGHTS_DIR`.
+
+    A clip's audio is built once; the activations of each set of weights (and version of the
+    model code) are computed once and cached beside it, so scoring another ensemble
+    (``--weights``) re-runs only the frontend and the model.
+    """
     os.makedirs(out_dir, exist_ok=True)
     if n_foreign and not foreign_pieces():
         print("(no foreign pieces: install pianobooster, liquidwar-data, crimson and pinball-table-hurd-data)")
@@ -129,7 +148,10 @@ def build(
     clips = []
     for p in paths:
         z = np.load(p, allow_pickle=False)
-        clips.append({k: z[k] for k in z.files})
+        clip = {k: z[k] for k in z.files}
+        if str(clip["key"]) != key:
+            clip["act"], clip["key"] = np.load(_acts_path(p, key)), np.array(key)
+        clips.append(clip)
     return clips
 
 
@@ -190,14 +212,25 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--variant", action="append", default=[], help='name={"hmm": {...}, "bar": {...}, "tracker": {...}}')
     ap.add_argument("--quick", action="store_true", help="smoke pass: 6 generated pieces, 3 + 3 + 3 excerpts, 3 pushed pieces, 3 openings")
     ap.add_argument("--no-record", action="store_true", help="print only, do not append to RESULTS.md")
+    ap.add_argument(
+        "--weights", type=Path, default=None,
+        help="folder holding candidate weights (as beat_accuracy.py --weights: e.g. lumen train beat --out DIR) whose ensemble replaces the shipped one",
+    )
     args = ap.parse_args(argv)
+    if args.weights is not None:
+        try:
+            beat_model.member_files(args.weights)
+        except FileNotFoundError as e:
+            ap.error(str(e))
+        # Set before any analyzer loads the model (the build's worker processes inherit it).
+        beat_model.WEIGHTS_DIR = args.weights.resolve()  # type: ignore[misc]
     sizes = (6, 3, 3, 3, 3, 3) if args.quick else (args.generated, args.wad, args.files, args.foreign, args.pushed, args.openings)
     clips = build(args.dir, *sizes)
     # What was built (a group whose Debian packages are missing is left out).
     n_gen, n_wad, n_files, n_foreign, n_pushed, n_openings = (
         sum(str(c["kind"]).startswith(f"{g}:") for c in clips) for g in ("generated", "wad-held-out", "files-held-out", "foreign", "pushed", "openings")
     )
-    variants: list[tuple[str, dict[str, Any]]] = [("shipped", {})]
+    variants: list[tuple[str, dict[str, Any]]] = [("shipped tracker", {})]
     for v in args.variant:
         name, _, spec = v.partition("=")
         variants.append((name, json.loads(spec)))
