@@ -323,6 +323,26 @@ def cost(seconds: float) -> str:
     return table(["chain (10 ms hops, 48 kHz)", "p50 µs", "p99 µs", "mean µs", "% of one core"], rows) + f"\n\ntorch per-hop / numba per-hop (one member) = {t_torch / t_np:.2f}x"
 
 
+def add_weights_option(ap: argparse.ArgumentParser) -> None:
+    """``--weights DIR``: score the ensemble in DIR instead of the shipped one (see `use_weights`)."""
+    ap.add_argument(
+        "--weights", type=Path, default=None,
+        help="folder holding candidate weights (any of beat_gru.pt, beat_gru_wad.pt, beat_gru_sf.pt and candidates such as beat_gru_band.pt, each with its .json) to score instead of the shipped ensemble (e.g. lumen train beat --out DIR)",
+    )
+
+
+def use_weights(ap: argparse.ArgumentParser, folder: Path | None) -> None:
+    """Make the ensemble in ``folder`` (None: the shipped one) the one every analyzer loads; a folder without weights is a usage error."""
+    if folder is None:
+        return
+    try:
+        beat_model.member_files(folder)
+    except FileNotFoundError as e:
+        ap.error(str(e))
+    # load_weights() reads WEIGHTS_DIR at call time, before an analyzer (or a worker process forked later) loads the model.
+    beat_model.WEIGHTS_DIR = folder.resolve()  # type: ignore[misc]
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--limit", type=int, default=None, help="files per set (default: all)")
@@ -330,18 +350,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seeds", type=int, default=6, help="generated songs for lock/re-lock timing")
     ap.add_argument("--no-record", action="store_true", help="print only, do not append to RESULTS.md")
     ap.add_argument("--quick", action="store_true", help="smoke pass: 3 files per set, 2 generated songs")
-    ap.add_argument(
-        "--weights", type=Path, default=None,
-        help="folder holding candidate weights (any of beat_gru.pt, beat_gru_wad.pt, beat_gru_sf.pt and candidates such as beat_gru_band.pt, each with its .json) to score instead of the shipped ensemble (e.g. lumen train beat --out DIR)",
-    )
+    add_weights_option(ap)
     args = ap.parse_args(argv)
-    if args.weights is not None:
-        try:
-            beat_model.member_files(args.weights)
-        except FileNotFoundError as e:
-            ap.error(str(e))
-        # load_weights() reads WEIGHTS_DIR at call time, before the analyzer caches the model.
-        beat_model.WEIGHTS_DIR = args.weights.resolve()  # type: ignore[misc]
+    use_weights(ap, args.weights)
     if args.quick:
         args.limit, args.seeds = 3, 2
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]

@@ -40,7 +40,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import record, table, weights_line  # noqa: E402
-from beat_accuracy import gt_tempo, run_lumen  # noqa: E402
+from beat_accuracy import add_weights_option, gt_tempo, run_lumen, use_weights  # noqa: E402
 from beat_accuracy import score as score_file  # noqa: E402
 
 import lumen.analysis.beat.model as beat_model  # noqa: E402
@@ -212,18 +212,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--variant", action="append", default=[], help='name={"hmm": {...}, "bar": {...}, "tracker": {...}}')
     ap.add_argument("--quick", action="store_true", help="smoke pass: 6 generated pieces, 3 + 3 + 3 excerpts, 3 pushed pieces, 3 openings")
     ap.add_argument("--no-record", action="store_true", help="print only, do not append to RESULTS.md")
-    ap.add_argument(
-        "--weights", type=Path, default=None,
-        help="folder holding candidate weights (as beat_accuracy.py --weights: e.g. lumen train beat --out DIR) whose ensemble replaces the shipped one",
-    )
+    add_weights_option(ap)
     args = ap.parse_args(argv)
-    if args.weights is not None:
-        try:
-            beat_model.member_files(args.weights)
-        except FileNotFoundError as e:
-            ap.error(str(e))
-        # Set before any analyzer loads the model (the build's worker processes inherit it).
-        beat_model.WEIGHTS_DIR = args.weights.resolve()  # type: ignore[misc]
+    use_weights(ap, args.weights)
     sizes = (6, 3, 3, 3, 3, 3) if args.quick else (args.generated, args.wad, args.files, args.foreign, args.pushed, args.openings)
     clips = build(args.dir, *sizes)
     # What was built (a group whose Debian packages are missing is left out).
