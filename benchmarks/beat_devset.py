@@ -110,8 +110,9 @@ def _acts_path(path: str, key: str) -> str:
     return f"{path[:-4]}.act-{hashlib.sha256(key.encode()).hexdigest()[:12]}.npy"
 
 
+@functools.cache
 def foreign_pieces() -> list[Any]:
-    """The usable pieces of `FOREIGN_MIDI_GLOBS` (empty when their Debian packages are not installed)."""
+    """The usable pieces of `FOREIGN_MIDI_GLOBS` (empty when their Debian packages are not installed), read once per process."""
     from lumen.analysis.train.wadmidi import FOREIGN_MIDI_GLOBS, find_file_pieces
 
     return find_file_pieces(FOREIGN_MIDI_GLOBS, held_out_names=())
