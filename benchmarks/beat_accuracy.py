@@ -317,7 +317,7 @@ def cost(seconds: float) -> str:
     members = [m for m, _meta in load_ensemble()]
     model = members[0]
     sm = StreamingBeatModel(model)
-    v = np.random.default_rng(0).standard_normal(sm.n_input).astype(np.float32)
+    v = np.asarray(np.random.default_rng(0).standard_normal(sm.n_input), np.float32)
     t0 = time.perf_counter()
     for _ in range(3000):
         sm.step(v)
