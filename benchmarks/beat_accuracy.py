@@ -89,8 +89,13 @@ def madmom_track(act: np.ndarray) -> tuple[np.ndarray, float]:
     from madmom.features.beats import DBNBeatTrackingProcessor
 
     beats = np.asarray(DBNBeatTrackingProcessor(fps=100, online=True).process_online(np.asarray(act, np.float64), reset=True))
+    return beats, beats_tempo(beats)
+
+
+def beats_tempo(beats: np.ndarray) -> float:
+    """The tempo of a peer's beats: 60 over the median interval after 5 s (0 with fewer than two beats there)."""
     ibi = np.diff(beats[beats > 5.0])
-    return beats, (60.0 / float(np.median(ibi)) if ibi.size else 0.0)
+    return 60.0 / float(np.median(ibi)) if ibi.size else 0.0
 
 
 def run_madmom(x: np.ndarray, sr: int) -> tuple[np.ndarray, np.ndarray, float, float]:
@@ -109,8 +114,7 @@ def run_madmom_offline(x: np.ndarray, sr: int) -> tuple[np.ndarray, np.ndarray, 
     beats = np.asarray(DBNBeatTrackingProcessor(fps=100)(RNNBeatProcessor()(sig)))
     bars = np.asarray(DBNDownBeatTrackingProcessor(beats_per_bar=[3, 4], fps=100)(RNNDownBeatProcessor()(sig)))
     downbeats = bars[bars[:, 1] == 1, 0] if bars.size else np.zeros(0)
-    ibi = np.diff(beats[beats > 5.0])
-    return beats, downbeats, (60.0 / float(np.median(ibi)) if ibi.size else 0.0), time.process_time() - c0
+    return beats, downbeats, beats_tempo(beats), time.process_time() - c0
 
 
 def run_librosa(x: np.ndarray, sr: int) -> tuple[np.ndarray, np.ndarray, float, float]:
